@@ -1,0 +1,48 @@
+// Command function-restate-stack serves the RestateStack composition
+// function.
+package main
+
+import (
+	"github.com/alecthomas/kong"
+	function "github.com/crossplane/function-sdk-go"
+	"github.com/crossplane/function-sdk-go/logging"
+
+	"github.com/restate-crossplane/function-restate-stack/fn"
+)
+
+// maxRecvMessageSizeMB bounds the requests the function accepts. A request
+// carries every observed resource of a stack; 4 MiB is gRPC's default.
+const maxRecvMessageSizeMB = 4
+
+// serveCmd serves the function over gRPC, as Crossplane calls it.
+type serveCmd struct {
+	Debug       bool   `short:"d" help:"Emit debug logs in addition to info logs."`
+	Network     string `help:"Network on which to listen for gRPC connections." default:"tcp"`
+	Address     string `help:"Address at which to listen for gRPC connections." default:":9443"`
+	TLSCertsDir string `help:"Directory holding the server's certificate (tls.crt, tls.key) and the CA that signs client certificates (ca.crt)." env:"TLS_SERVER_CERTS_DIR"`
+	Insecure    bool   `help:"Serve without mTLS, for local development such as crossplane render. --tls-certs-dir is then ignored."`
+}
+
+func (c *serveCmd) Run() error {
+	log, err := logging.NewLogger(c.Debug)
+	if err != nil {
+		return err
+	}
+	return function.Serve(&fn.Function{Log: log},
+		function.Listen(c.Network, c.Address),
+		function.MTLSCertificates(c.TLSCertsDir),
+		function.Insecure(c.Insecure),
+		function.MaxRecvMessageSize(maxRecvMessageSizeMB*1024*1024),
+	)
+}
+
+type cli struct {
+	Serve serveCmd `cmd:"" default:"withargs" help:"Serve the composition function (the default)."`
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c, kong.Name("function-restate-stack"),
+		kong.Description("The RestateStack composition function: Restate on AWS through Crossplane."))
+	ctx.FatalIfErrorf(ctx.Run())
+}

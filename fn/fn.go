@@ -1,0 +1,172 @@
+// Package fn is the RestateStack composition function: it turns a
+// RestateStack into provider-aws managed resources and reports the stack's
+// status back.
+package fn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/request"
+	"github.com/crossplane/function-sdk-go/response"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+)
+
+// responseTTL is how long Crossplane may reuse a response while nothing
+// changes. Status (URLs) should show up within a minute of the provider
+// observing it.
+const responseTTL = time.Minute
+
+// Condition types the function reports on the composite and the claim.
+const (
+	// ConditionValid says whether the claim passed validation.
+	ConditionValid = "Valid"
+	// ConditionEnvironmentReady says whether every composed resource of the
+	// Restate environment is ready.
+	ConditionEnvironmentReady = "EnvironmentReady"
+)
+
+// Function is the RestateStack composition function.
+type Function struct {
+	fnv1.UnimplementedFunctionRunnerServiceServer
+
+	Log logging.Logger
+}
+
+// RunFunction composes a RestateStack.
+func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
+	// The response starts as a copy of the desired state so far: returning
+	// it early (on a bad claim) leaves every existing resource in place.
+	rsp := response.To(req, responseTTL)
+
+	oxr, err := request.GetObservedCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, fmt.Errorf("cannot read the composite resource: %w", err))
+		return rsp, nil
+	}
+	log := f.Log.WithValues("xr", oxr.Resource.GetName())
+
+	xr := &v1alpha1.XRestateStack{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oxr.Resource.Object, xr); err != nil {
+		invalid(rsp, field.ErrorList{field.Invalid(field.NewPath("spec"), "<spec>", err.Error())})
+		return rsp, nil
+	}
+	in := &policy.StackPolicy{}
+	if req.GetInput() != nil {
+		if err := request.GetInput(req, in); err != nil {
+			response.Fatal(rsp, fmt.Errorf("cannot read the function input (StackPolicy) of the Composition: %w", err))
+			return rsp, nil
+		}
+	}
+	observed, err := request.GetObservedComposedResources(req)
+	if err != nil {
+		response.Fatal(rsp, fmt.Errorf("cannot read the observed resources: %w", err))
+		return rsp, nil
+	}
+
+	s, errs := resolve(xr, in)
+	if len(errs) > 0 {
+		invalid(rsp, errs)
+		return rsp, nil
+	}
+	if s.AccountID == "" {
+		s.AccountID = observedAccount(observed)
+	}
+	parts, instanceKey, err := buildStack(s)
+	if err != nil {
+		var ferr *field.Error
+		if errors.As(err, &ferr) {
+			invalid(rsp, field.ErrorList{ferr})
+			return rsp, nil
+		}
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	ours, err := stamp(s, parts)
+	if err != nil {
+		response.Fatal(rsp, fmt.Errorf("cannot compose resources: %w", err))
+		return rsp, nil
+	}
+	setReadiness(ours, observed)
+
+	desired, err := request.GetDesiredComposedResources(req)
+	if err != nil {
+		response.Fatal(rsp, fmt.Errorf("cannot read the desired resources: %w", err))
+		return rsp, nil
+	}
+	for name, d := range ours {
+		desired[name] = d
+	}
+	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
+		response.Fatal(rsp, fmt.Errorf("cannot set the desired resources: %w", err))
+		return rsp, nil
+	}
+
+	if err := setStatus(req, rsp, stackStatus(s, instanceKey, ours, observed)); err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
+	if waiting := notReady(ours); len(waiting) > 0 {
+		response.ConditionFalse(rsp, ConditionEnvironmentReady, "Creating").WithMessage(waitingMessage(waiting)).TargetCompositeAndClaim()
+	} else {
+		response.ConditionTrue(rsp, ConditionEnvironmentReady, "Available").TargetCompositeAndClaim()
+	}
+	log.Debug("Composed a RestateStack", "resources", len(ours), "account-known", s.AccountID != "")
+	return rsp, nil
+}
+
+// buildStack runs every builder of the stack's environment. It returns the
+// parts and the composition resource name of the instance.
+func buildStack(s *stack) ([]part, string, error) {
+	netParts, at := buildNetwork(s)
+	parts := append(netParts, buildSecurityGroups(s, at)...)
+	parts = append(parts, buildIdentity(s)...)
+	parts = append(parts, buildLogGroup(s))
+	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"))
+	if err != nil {
+		return nil, "", err
+	}
+	return append(parts, host), host.key, nil
+}
+
+// setStatus writes the stack's status into the desired composite.
+func setStatus(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, st v1alpha1.RestateStackStatus) error {
+	dxr, err := request.GetDesiredCompositeResource(req)
+	if err != nil {
+		return fmt.Errorf("cannot read the desired composite resource: %w", err)
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+	if err != nil {
+		return fmt.Errorf("cannot convert the status: %w", err)
+	}
+	if err := dxr.Resource.SetValue("status", m); err != nil {
+		return fmt.Errorf("cannot set the status: %w", err)
+	}
+	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
+		return fmt.Errorf("cannot set the desired composite resource: %w", err)
+	}
+	return nil
+}
+
+// invalid reports a claim that failed validation: a fatal result naming
+// every field at fault, and a Valid=False condition on the claim. The
+// desired state stays as it came in, so nothing that exists is deleted.
+func invalid(rsp *fnv1.RunFunctionResponse, errs field.ErrorList) {
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	msg := "invalid RestateStack: " + strings.Join(msgs, "; ")
+	response.Fatal(rsp, errors.New(msg))
+	response.ConditionFalse(rsp, ConditionValid, "InvalidSpec").WithMessage(msg).TargetCompositeAndClaim()
+}

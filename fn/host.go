@@ -1,0 +1,91 @@
+package fn
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+
+	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
+	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+)
+
+// Composition resource names of the host family. The instance's key carries
+// a hash of its launch settings (see buildHost).
+const (
+	keyLogGroup       = "log-group"
+	keyInstancePrefix = "instance-"
+)
+
+// buildLogGroup composes the server's log group. With removal policy Retain
+// it is orphaned rather than deleted with the stack.
+func buildLogGroup(s *stack) part {
+	sh := s.SelfHosted
+	lg := &logs.LogGroup{Spec: logs.LogGroupSpec{ForProvider: logs.LogGroupParameters{
+		LogGroupName:             ptr.To(sh.Logs.GroupName),
+		CustomLogGroupParameters: logs.CustomLogGroupParameters{RetentionInDays: ptr.To(int64(sh.Logs.RetentionDays))},
+	}}}
+	if sh.Retain() {
+		lg.SetDeletionPolicy(xpv1.DeletionOrphan)
+	}
+	return part{keyLogGroup, lg}
+}
+
+// buildHost composes the EC2 instance that runs Restate.
+//
+// EC2 cannot change user data, image or type of a running instance, and
+// provider-aws does not try. So the instance's composition resource name
+// (and its object name) carries a hash of everything it was launched with:
+// when a claim changes any of it, the stack composes a new instance and
+// Crossplane deletes the old one. The data volume belongs to the instance:
+// with removal policy Destroy it goes with the old instance, with Retain it
+// stays in AWS, detached, for recovery.
+func buildHost(s *stack, at placement, fp *field.Path) (part, error) {
+	sh := s.SelfHosted
+	ud, err := userData(s)
+	var tooLarge errUserDataTooLarge
+	if errors.As(err, &tooLarge) {
+		return part{}, field.Invalid(fp, "<user data>", tooLarge.Error())
+	}
+	if err != nil {
+		return part{}, err
+	}
+	volume := &ec2manual.EBSBlockDevice{
+		VolumeSize:          ptr.To(sh.DataVolume.SizeGiB),
+		VolumeType:          sh.DataVolume.Type,
+		Encrypted:           ptr.To(true),
+		DeleteOnTermination: ptr.To(!sh.Retain()),
+	}
+	if sh.DataVolume.KMSKeyID != "" {
+		volume.KmsKeyID = ptr.To(sh.DataVolume.KMSKeyID)
+	}
+	p := ec2manual.InstanceParameters{
+		ImageID:      ptr.To(sh.ImageID),
+		InstanceType: sh.InstanceType,
+		// Only an EBS device: a virtual name too is what CloudFormation's
+		// validator flags in the CDK's template.
+		BlockDeviceMappings: []ec2manual.BlockDeviceMapping{{DeviceName: ptr.To(dataDevice), EBS: volume}},
+		IAMInstanceProfile:  &ec2manual.IAMInstanceProfileSpecification{Name: ptr.To(awsName(s.Name, keyInstanceProfile))},
+		// IMDSv2 only; two hops, since the server and collector run in
+		// containers and read the instance role's credentials.
+		MetadataOptions: &ec2manual.InstanceMetadataOptionsRequest{
+			HTTPEndpoint:            "enabled",
+			HTTPTokens:              "required",
+			HTTPPutResponseHopLimit: ptr.To[int32](2),
+		},
+		SecurityGroupRefs: []xpv1.Reference{
+			{Name: awsName(s.Name, keyIngressGroup)},
+			{Name: awsName(s.Name, keyAdminGroup)},
+		},
+		SubnetID:    at.SubnetID,
+		SubnetIDRef: at.SubnetRef,
+		UserData:    ptr.To(base64.StdEncoding.EncodeToString(ud)),
+	}
+	launch, err := json.Marshal(p)
+	if err != nil {
+		return part{}, err
+	}
+	return part{keyInstancePrefix + hashOf(string(launch)), &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}}, nil
+}

@@ -1,0 +1,75 @@
+package fn
+
+import (
+	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
+	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
+	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/utils/ptr"
+)
+
+// Composition resource names of the identity family.
+const (
+	keyInstanceRole       = "instance-role"
+	keyInstanceRoleSSM    = "instance-role-ssm"
+	keyInstanceRoleXRay   = "instance-role-xray"
+	keyInstanceRolePolicy = "instance-role-policy"
+	keyInstanceProfile    = "instance-profile"
+	keyInvokerRole        = "invoker-role"
+)
+
+// AWS managed policies the host may need.
+const (
+	ssmManagedInstanceCore = "AmazonSSMManagedInstanceCore"
+	xrayWriteOnlyAccess    = "AWSXrayWriteOnlyAccess"
+)
+
+// buildIdentity composes the host's instance role and profile (SSM access
+// always, X-Ray with tracing) and the invoker role Restate assumes to call
+// Lambda. The invoker role's trust and the instance role's own policy name
+// exact ARNs, so they wait until the account id is known (from the
+// platform's input, or observed from the instance role's ARN).
+func buildIdentity(s *stack) []part {
+	sh := s.SelfHosted
+	instanceRole := awsName(s.Name, keyInstanceRole)
+	invokerRole := awsName(s.Name, keyInvokerRole)
+	roleRef := &xpv1.Reference{Name: instanceRole}
+	attach := func(policyName string) *iam.RolePolicyAttachment {
+		return &iam.RolePolicyAttachment{Spec: iam.RolePolicyAttachmentSpec{ForProvider: iam.RolePolicyAttachmentParameters{
+			PolicyARN:   s.managedPolicyARN(policyName),
+			RoleNameRef: roleRef,
+		}}}
+	}
+
+	parts := []part{
+		{keyInstanceRole, &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
+			Description:              ptr.To("Restate server host of stack " + s.Name),
+			AssumeRolePolicyDocument: trustService("ec2.amazonaws.com"),
+		}}}},
+		{keyInstanceRoleSSM, attach(ssmManagedInstanceCore)},
+		{keyInstanceProfile, &iamv1alpha1.InstanceProfile{Spec: iamv1alpha1.InstanceProfileSpec{ForProvider: iamv1alpha1.InstanceProfileParameters{
+			CustomInstanceProfileParameters: iamv1alpha1.CustomInstanceProfileParameters{RoleRef: roleRef},
+		}}}},
+	}
+	if sh.XRay() {
+		parts = append(parts, part{keyInstanceRoleXRay, attach(xrayWriteOnlyAccess)})
+	}
+	if s.AccountID == "" {
+		return parts
+	}
+
+	hostPolicy := iamPolicy(
+		allow([]string{"sts:AssumeRole"}, s.roleARN(invokerRole)),
+		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}, s.logGroupARN(sh.Logs.GroupName)+":*"),
+	)
+	return append(parts,
+		part{keyInvokerRole, &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
+			Description:              ptr.To("Restate invokes Lambda services of stack " + s.Name + " with this role"),
+			AssumeRolePolicyDocument: trustRole(s.roleARN(instanceRole)),
+		}}}},
+		part{keyInstanceRolePolicy, &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
+			Document:    extv1.JSON{Raw: []byte(hostPolicy)},
+			RoleNameRef: roleRef,
+		}}}},
+	)
+}

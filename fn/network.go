@@ -1,0 +1,150 @@
+package fn
+
+import (
+	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
+	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
+	"k8s.io/utils/ptr"
+)
+
+// Composition resource names of the network.
+const (
+	keyVPC               = "vpc"
+	keyInternetGateway   = "internet-gateway"
+	keyPublicSubnet      = "subnet-public"
+	keyPublicRouteTable  = "route-table-public"
+	keyNATAddress        = "nat-address"
+	keyNATGateway        = "nat-gateway"
+	keyPrivateSubnet     = "subnet-private"
+	keyPrivateRouteTable = "route-table-private"
+	keyIngressGroup      = "security-group-ingress"
+	keyAdminGroup        = "security-group-admin"
+	keyIngressRule       = "security-group-rule-ingress"
+	keyAdminRule         = "security-group-rule-admin"
+)
+
+const anywhere = "0.0.0.0/0"
+
+// placement says where the host goes: a subnet the stack composes (by
+// reference) or one that exists (by id).
+type placement struct {
+	SubnetRef *xpv1.Reference
+	SubnetID  *string
+	VPCRef    *xpv1.Reference
+	VPCID     *string
+}
+
+// buildNetwork composes a new VPC when the stack has none: a public subnet
+// with an internet gateway, and for a private host a private subnet whose
+// egress leaves through a NAT gateway in the public subnet. It returns the
+// parts and where the host goes.
+func buildNetwork(s *stack) ([]part, placement) {
+	sh := s.SelfHosted
+	if !sh.NewVPC() {
+		e := sh.Network.Existing
+		return nil, placement{SubnetID: ptr.To(e.SubnetID), VPCID: ptr.To(e.VPCID)}
+	}
+	v := sh.Network.NewVPC
+	ref := func(key string) *xpv1.Reference { return &xpv1.Reference{Name: awsName(s.Name, key)} }
+	vpcRef := ref(keyVPC)
+
+	vpc := &ec2.VPC{Spec: ec2.VPCSpec{ForProvider: ec2.VPCParameters{
+		CIDRBlock: v.CIDRBlock,
+		// Instances need DNS names: the URLs in status are built from them.
+		EnableDNSSupport:   ptr.To(true),
+		EnableDNSHostNames: ptr.To(true),
+	}}}
+	igw := &ec2.InternetGateway{Spec: ec2.InternetGatewaySpec{ForProvider: ec2.InternetGatewayParameters{VPCIDRef: vpcRef}}}
+	public := &ec2.Subnet{Spec: ec2.SubnetSpec{ForProvider: ec2.SubnetParameters{
+		CIDRBlock:        v.PublicSubnetCIDR,
+		AvailabilityZone: ptr.To(v.AvailabilityZone),
+		// Only a public host needs a public IP: it is where its DNS name comes from.
+		MapPublicIPOnLaunch: ptr.To(sh.Public()),
+		VPCIDRef:            vpcRef,
+	}}}
+	publicRoutes := &ec2.RouteTable{Spec: ec2.RouteTableSpec{ForProvider: ec2.RouteTableParameters{
+		VPCIDRef:     vpcRef,
+		Routes:       []ec2.RouteBeta{{DestinationCIDRBlock: ptr.To(anywhere), GatewayIDRef: ref(keyInternetGateway)}},
+		Associations: []ec2.Association{{SubnetIDRef: ref(keyPublicSubnet)}},
+	}}}
+	parts := []part{
+		{keyVPC, vpc},
+		{keyInternetGateway, igw},
+		{keyPublicSubnet, public},
+		{keyPublicRouteTable, publicRoutes},
+	}
+	if sh.Public() {
+		return parts, placement{SubnetRef: ref(keyPublicSubnet), VPCRef: vpcRef}
+	}
+
+	eip := &ec2.Address{Spec: ec2.AddressSpec{ForProvider: ec2.AddressParameters{Domain: ptr.To("vpc")}}}
+	nat := &ec2.NATGateway{Spec: ec2.NATGatewaySpec{ForProvider: ec2.NATGatewayParameters{
+		AllocationIDRef: ref(keyNATAddress),
+		SubnetIDRef:     ref(keyPublicSubnet),
+	}}}
+	private := &ec2.Subnet{Spec: ec2.SubnetSpec{ForProvider: ec2.SubnetParameters{
+		CIDRBlock:           v.PrivateSubnetCIDR,
+		AvailabilityZone:    ptr.To(v.AvailabilityZone),
+		MapPublicIPOnLaunch: ptr.To(false),
+		VPCIDRef:            vpcRef,
+	}}}
+	privateRoutes := &ec2.RouteTable{Spec: ec2.RouteTableSpec{ForProvider: ec2.RouteTableParameters{
+		VPCIDRef:     vpcRef,
+		Routes:       []ec2.RouteBeta{{DestinationCIDRBlock: ptr.To(anywhere), NatGatewayIDRef: ref(keyNATGateway)}},
+		Associations: []ec2.Association{{SubnetIDRef: ref(keyPrivateSubnet)}},
+	}}}
+	parts = append(parts,
+		part{keyNATAddress, eip},
+		part{keyNATGateway, nat},
+		part{keyPrivateSubnet, private},
+		part{keyPrivateRouteTable, privateRoutes},
+	)
+	return parts, placement{SubnetRef: ref(keyPrivateSubnet), VPCRef: vpcRef}
+}
+
+// buildSecurityGroups composes the ingress and admin groups the host is a
+// member of. Ingress is open to the world only with publicIngress; else,
+// like admin always, only to other members of its group. Rules are
+// separate resources, since a group cannot reference itself before it
+// exists; the groups leave them (and AWS's default allow-all egress, which
+// the host needs to pull images) to those resources.
+func buildSecurityGroups(s *stack, at placement) []part {
+	sh := s.SelfHosted
+	ingressPort, adminPort := sh.Ports()
+	group := func(key, description string) *ec2.SecurityGroup {
+		return &ec2.SecurityGroup{Spec: ec2.SecurityGroupSpec{ForProvider: ec2.SecurityGroupParameters{
+			GroupName:     awsName(s.Name, key),
+			Description:   description,
+			VPCID:         at.VPCID,
+			VPCIDRef:      at.VPCRef,
+			IgnoreIngress: ptr.To(true),
+			IgnoreEgress:  ptr.To(true),
+		}}}
+	}
+	rule := func(group string, port int32, description string) *ec2manual.SecurityGroupRule {
+		return &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: ec2manual.SecurityGroupRuleParameters{
+			Type:               ptr.To("ingress"),
+			Protocol:           ptr.To("tcp"),
+			FromPort:           ptr.To(port),
+			ToPort:             ptr.To(port),
+			Description:        ptr.To(description),
+			SecurityGroupIDRef: &xpv1.Reference{Name: awsName(s.Name, group)},
+		}}}
+	}
+	ingress := rule(keyIngressGroup, ingressPort, "Restate ingress from members of this group")
+	if sh.PublicIngress {
+		ingress.Spec.ForProvider.CidrBlock = ptr.To(anywhere)
+		ingress.Spec.ForProvider.Description = ptr.To("Restate ingress from anywhere")
+	} else {
+		ingress.Spec.ForProvider.SourceSecurityGroupIDRef = &xpv1.Reference{Name: awsName(s.Name, keyIngressGroup)}
+	}
+	admin := rule(keyAdminGroup, adminPort, "Restate admin API from members of this group")
+	admin.Spec.ForProvider.SourceSecurityGroupIDRef = &xpv1.Reference{Name: awsName(s.Name, keyAdminGroup)}
+
+	return []part{
+		{keyIngressGroup, group(keyIngressGroup, "Restate ingress of stack "+s.Name)},
+		{keyAdminGroup, group(keyAdminGroup, "Restate admin API of stack "+s.Name)},
+		{keyIngressRule, ingress},
+		{keyAdminRule, admin},
+	}
+}

@@ -1,0 +1,111 @@
+package fn
+
+import (
+	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
+	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
+	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
+	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
+	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
+	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/resource/composed"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+func init() {
+	// composed.From needs the provider's types in its scheme.
+	for _, add := range []func(*runtime.Scheme) error{
+		ec2.SchemeBuilder.AddToScheme,
+		ec2manual.SchemeBuilder.AddToScheme,
+		iam.SchemeBuilder.AddToScheme,
+		iamv1alpha1.SchemeBuilder.AddToScheme,
+		logs.SchemeBuilder.AddToScheme,
+	} {
+		if err := add(composed.Scheme); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// managed is what every provider-aws managed resource offers.
+type managed interface {
+	runtime.Object
+	metav1.Object
+	SetProviderConfigReference(*xpv1.Reference)
+	GetDeletionPolicy() xpv1.DeletionPolicy
+	SetDeletionPolicy(xpv1.DeletionPolicy)
+}
+
+// A part is one composed resource of a stack as a builder returns it: its
+// composition resource name and the typed managed resource, before the
+// fields every resource shares are stamped on.
+type part struct {
+	key string
+	mr  managed
+}
+
+// Kinds that have no tags, and the one whose tags are a map, in provider-aws.
+var (
+	untaggedKinds = map[string]bool{"SecurityGroupRule": true, "RolePolicy": true, "RolePolicyAttachment": true}
+	mapTagKinds   = map[string]bool{"LogGroup": true}
+)
+
+// stamp gives every part what all of a stack's resources share (object
+// name, provider config, deletion policy, region, tags) and converts it to
+// a desired composed resource. This is the only place these are set.
+func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed, error) {
+	out := make(map[resource.Name]*resource.DesiredComposed, len(parts))
+	for _, p := range parts {
+		mr := p.mr
+		name := awsName(s.Name, p.key)
+		mr.SetName(name)
+		mr.SetProviderConfigReference(&xpv1.Reference{Name: s.ProviderConfig})
+		// A builder may orphan a resource (the retained log group); the
+		// stack's Orphan orphans everything.
+		if s.DeletionPolicy == "Orphan" || mr.GetDeletionPolicy() == "" {
+			mr.SetDeletionPolicy(xpv1.DeletionPolicy(s.DeletionPolicy))
+		}
+		cd, err := composed.From(mr)
+		if err != nil {
+			return nil, err
+		}
+		// Desired resources carry no status; the provider's schema also
+		// refuses the null conditions a typed object converts to.
+		delete(cd.Object, "status")
+
+		gvk := cd.GroupVersionKind()
+		if gvk.Group != iam.CRDGroup {
+			if err := cd.SetString("spec.forProvider.region", s.Region); err != nil {
+				return nil, err
+			}
+		}
+		if err := setTags(cd, gvk.Group, gvk.Kind, name, s.Tags); err != nil {
+			return nil, err
+		}
+		out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
+	}
+	return out, nil
+}
+
+func setTags(cd *composed.Unstructured, group, kind, name string, tags map[string]string) error {
+	if untaggedKinds[kind] {
+		return nil
+	}
+	if mapTagKinds[kind] {
+		m := make(map[string]any, len(tags))
+		for k, v := range tags {
+			m[k] = v
+		}
+		return cd.SetValue("spec.forProvider.tags", m)
+	}
+	list := make([]any, 0, len(tags)+1)
+	if group == ec2.Group {
+		// EC2's console shows resources by their Name tag.
+		list = append(list, map[string]any{"key": "Name", "value": name})
+	}
+	for _, k := range sortedKeys(tags) {
+		list = append(list, map[string]any{"key": k, "value": tags[k]})
+	}
+	return cd.SetValue("spec.forProvider.tags", list)
+}

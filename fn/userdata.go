@@ -1,0 +1,250 @@
+package fn
+
+import (
+	"bytes"
+	"compress/gzip"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"mime/multipart"
+	"net/textproto"
+	"strings"
+	"text/template"
+
+	"github.com/pelletier/go-toml/v2"
+	"sigs.k8s.io/yaml"
+)
+
+// maxUserData is EC2's limit on user data, before base64.
+const maxUserData = 16 * 1024
+
+// dataDevice is where the data volume is attached (the CDK's choice).
+const dataDevice = "/dev/sdd"
+
+// hostDir is where cloud-init writes the claim's values on the host.
+const hostDir = "/etc/restate-stack/"
+
+var (
+	//go:embed hostfiles/*.tmpl
+	hostFiles embed.FS
+	templates = template.Must(template.New("").Option("missingkey=error").ParseFS(hostFiles, "hostfiles/*.tmpl"))
+)
+
+// restateConfig is the server's TOML configuration, written by a TOML
+// library so that no value can change its structure.
+type restateConfig struct {
+	ClusterName            string        `toml:"cluster-name"`
+	NodeName               string        `toml:"node-name"`
+	BootstrapNumPartitions int32         `toml:"bootstrap-num-partitions"`
+	RocksDBTotalMemorySize string        `toml:"rocksdb-total-memory-size"`
+	TracingEndpoint        string        `toml:"tracing-endpoint,omitempty"`
+	Admin                  bindAddress   `toml:"admin"`
+	Ingress                bindAddress   `toml:"ingress"`
+	Bifrost                bifrostConfig `toml:"bifrost"`
+}
+
+type bindAddress struct {
+	BindAddress string `toml:"bind-address"`
+}
+
+type bifrostConfig struct {
+	DefaultProvider string `toml:"default-provider"`
+}
+
+// serverConfig renders the server's config, or the claim's whole override.
+func serverConfig(s *stack) (string, error) {
+	c := s.SelfHosted.Config
+	if c.Override != "" {
+		return c.Override, nil
+	}
+	cfg := restateConfig{
+		ClusterName:            c.ClusterName,
+		NodeName:               "restate-1",
+		BootstrapNumPartitions: c.BootstrapNumPartitions,
+		RocksDBTotalMemorySize: c.RocksDBTotalMemorySize,
+		// Inside its container the server listens everywhere; Docker decides
+		// which host addresses reach it.
+		Admin:   bindAddress{"0.0.0.0:9070"},
+		Ingress: bindAddress{"0.0.0.0:8080"},
+		Bifrost: bifrostConfig{"local"},
+	}
+	if s.SelfHosted.XRay() {
+		cfg.TracingEndpoint = "http://adot-collector:4317"
+	}
+	b, err := toml.Marshal(cfg)
+	return string(b), err
+}
+
+// serverEnv renders Docker's env file for the server: the CDK's defaults,
+// then the claim's variables. Docker reads each line literally, so quotes,
+// $(...) and backticks in a value stay text; newlines are refused earlier.
+func serverEnv(s *stack) string {
+	env := map[string]string{"RESTATE_LOG_FORMAT": "json", "RUST_LOG": "info"}
+	for k, v := range s.SelfHosted.Config.Environment {
+		env[k] = v
+	}
+	var b strings.Builder
+	for _, k := range sortedKeys(env) {
+		b.WriteString(k + "=" + env[k] + "\n")
+	}
+	return b.String()
+}
+
+// collectorConfig is the ADOT collector's config: OTLP in, X-Ray out.
+func collectorConfig(region string) string {
+	cfg := map[string]any{
+		"receivers":  map[string]any{"otlp": map[string]any{"protocols": map[string]any{"grpc": map[string]any{"endpoint": "0.0.0.0:4317"}}}},
+		"processors": map[string]any{"batch": map[string]any{}},
+		"exporters":  map[string]any{"awsxray": map[string]any{"region": region}},
+		"service": map[string]any{"pipelines": map[string]any{"traces": map[string]any{
+			"receivers": []string{"otlp"}, "processors": []string{"batch"}, "exporters": []string{"awsxray"},
+		}}},
+	}
+	b, _ := yaml.Marshal(cfg) // maps of strings always marshal
+	return string(b)
+}
+
+// nginxConfig renders nginx's config for TLS termination, or the claim's
+// whole override.
+func nginxConfig(sh *selfHosted) (string, error) {
+	if sh.TLS.NginxConfigOverride != "" {
+		return sh.TLS.NginxConfigOverride, nil
+	}
+	ingress, admin := sh.Ports()
+	var b bytes.Buffer
+	err := templates.ExecuteTemplate(&b, "nginx.conf.tmpl", map[string]any{
+		"IngressPort": ingress, "AdminPort": admin, "ReadTimeoutSeconds": sh.TLS.ProxyReadTimeoutSeconds,
+	})
+	return b.String(), err
+}
+
+// hostFile is one file cloud-init writes from base64.
+type hostFile struct {
+	Path        string `json:"path"`
+	Encoding    string `json:"encoding"`
+	Content     string `json:"content"`
+	Permissions string `json:"permissions"`
+}
+
+// cloudConfig is the cloud-config part of the user data.
+type cloudConfig struct {
+	// CloudFinalModules makes cloud-init run the script on every boot, as
+	// the CDK does.
+	CloudFinalModules [][]string `json:"cloud_final_modules"`
+	WriteFiles        []hostFile `json:"write_files"`
+}
+
+// hostFilesFor returns the files the host needs, keyed by name under
+// /etc/restate-stack.
+func hostFilesFor(s *stack) (map[string]string, error) {
+	sh := s.SelfHosted
+	config, err := serverConfig(s)
+	if err != nil {
+		return nil, fmt.Errorf("cannot render the Restate config: %w", err)
+	}
+	files := map[string]string{
+		"restate.toml":  config,
+		"server.env":    serverEnv(s),
+		"restate-image": sh.RestateImage,
+		"cli-version":   sh.CLIVersion,
+		"region":        s.Region,
+		"log-group":     sh.Logs.GroupName,
+	}
+	if sh.XRay() {
+		files["collector-image"] = sh.CollectorImage
+		files["otel-collector.yaml"] = collectorConfig(s.Region)
+	}
+	if sh.TLSEnabled() {
+		if files["nginx.conf"], err = nginxConfig(sh); err != nil {
+			return nil, fmt.Errorf("cannot render the nginx config: %w", err)
+		}
+	}
+	return files, nil
+}
+
+// userData renders the host's user data: a MIME multipart document of a
+// cloud-config, which writes every claim value to a file from base64, and
+// the bootstrap script, which only reads those files. It is gzipped when it
+// would otherwise exceed EC2's limit (cloud-init unpacks it). It returns
+// the bytes before base64.
+func userData(s *stack) ([]byte, error) {
+	sh := s.SelfHosted
+	files, err := hostFilesFor(s)
+	if err != nil {
+		return nil, err
+	}
+	cc := cloudConfig{CloudFinalModules: [][]string{{"scripts-user", "always"}}}
+	for _, name := range sortedKeys(files) {
+		mode := "0644"
+		if name == "server.env" {
+			mode = "0600" // may hold credentials the claim passes to the server
+		}
+		cc.WriteFiles = append(cc.WriteFiles, hostFile{
+			Path: hostDir + name, Encoding: "b64", Permissions: mode,
+			Content: base64.StdEncoding.EncodeToString([]byte(files[name])),
+		})
+	}
+	ccYAML, err := yaml.Marshal(cc)
+	if err != nil {
+		return nil, err
+	}
+	bind := ""
+	if sh.TLSEnabled() {
+		bind = "127.0.0.1:" // only nginx on the host reaches the server
+	}
+	var script bytes.Buffer
+	if err := templates.ExecuteTemplate(&script, "bootstrap.sh.tmpl", map[string]any{
+		"TLS": sh.TLSEnabled(), "Tracing": sh.XRay(), "ServerBind": bind, "DataDevice": dataDevice,
+	}); err != nil {
+		return nil, err
+	}
+
+	var doc bytes.Buffer
+	doc.WriteString("MIME-Version: 1.0\n")
+	mp := multipart.NewWriter(&doc)
+	// A fixed boundary keeps the user data, and so the instance, stable.
+	// Neither part can contain it: one is base64, the other our template.
+	if err := mp.SetBoundary("restate-stack-part"); err != nil {
+		return nil, err
+	}
+	doc.WriteString("Content-Type: multipart/mixed; boundary=\"restate-stack-part\"\n\n")
+	for _, p := range []struct{ typ, name, body string }{
+		{"text/cloud-config", "cloud-config.yaml", "#cloud-config\n" + string(ccYAML)},
+		{"text/x-shellscript", "bootstrap.sh", script.String()},
+	} {
+		w, err := mp.CreatePart(textproto.MIMEHeader{
+			"Content-Type":        {p.typ + `; charset="utf-8"`},
+			"Content-Disposition": {`attachment; filename="` + p.name + `"`},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write([]byte(p.body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := mp.Close(); err != nil {
+		return nil, err
+	}
+	if doc.Len() <= maxUserData {
+		return doc.Bytes(), nil
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	_, _ = zw.Write(doc.Bytes())
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if gz.Len() > maxUserData {
+		return nil, errUserDataTooLarge{size: gz.Len()}
+	}
+	return gz.Bytes(), nil
+}
+
+// errUserDataTooLarge reports user data that does not fit EC2's limit even
+// compressed.
+type errUserDataTooLarge struct{ size int }
+
+func (e errUserDataTooLarge) Error() string {
+	return fmt.Sprintf("the host's user data is %d bytes compressed, over EC2's limit of %d; shorten the config or nginx override, or the environment", e.size, maxUserData)
+}

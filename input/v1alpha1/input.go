@@ -1,0 +1,74 @@
+// Package v1alpha1 holds the function's input: the platform team's defaults
+// and guardrails, set once in the Composition. Its CRD in package/input/ is
+// generated from these types by `make generate`.
+//
+// +kubebuilder:object:generate=true
+// +groupName=input.restate-crossplane.io
+// +versionName=v1alpha1
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// StackPolicy is the platform's defaults and guardrails for RestateStacks.
+// Claims cannot change it: they only fill what it leaves open, within what it
+// allows. An empty allow-list allows anything.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:storageversion
+// +kubebuilder:resource:categories=crossplane
+type StackPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// DefaultRegion of stacks that name none.
+	// +optional
+	DefaultRegion string `json:"defaultRegion,omitempty"`
+
+	// AllowedRegions a claim may use.
+	// +optional
+	AllowedRegions []string `json:"allowedRegions,omitempty"`
+
+	// DefaultProviderConfigName of stacks that name none. Defaults to
+	// "default".
+	// +optional
+	DefaultProviderConfigName string `json:"defaultProviderConfigName,omitempty"`
+
+	// AllowedProviderConfigs a claim may name, that is which AWS accounts
+	// and credentials it may reach.
+	// +optional
+	AllowedProviderConfigs []string `json:"allowedProviderConfigs,omitempty"`
+
+	// Tags put on every taggable resource of every stack. A claim may add
+	// tags but not change these.
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+
+	// DefaultInstanceType of self-hosted servers. Defaults to t4g.micro.
+	// +optional
+	DefaultInstanceType string `json:"defaultInstanceType,omitempty"`
+
+	// AllowedInstanceTypes a claim may use, as exact types or shell patterns
+	// such as "t4g.*".
+	// +optional
+	AllowedInstanceTypes []string `json:"allowedInstanceTypes,omitempty"`
+
+	// DefaultRestateImage of self-hosted servers, with a tag or digest.
+	// Defaults to docker.restate.dev/restatedev/restate:1.7.
+	// +optional
+	DefaultRestateImage string `json:"defaultRestateImage,omitempty"`
+
+	// AllowedImageRepositories a claim's Restate and collector images may
+	// come from, as repository names without tag or digest, or shell patterns
+	// such as "123456789012.dkr.ecr.*.amazonaws.com/*".
+	// +optional
+	AllowedImageRepositories []string `json:"allowedImageRepositories,omitempty"`
+
+	// AccountID of the AWS account the stacks live in. With it, policies
+	// name exact ARNs from the first reconcile; without it, the function
+	// waits until the ARNs are observed.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]{12}$`
+	AccountID string `json:"accountId,omitempty"`
+}
