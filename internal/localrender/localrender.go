@@ -1,0 +1,295 @@
+// Package localrender renders the example claims with the real crossplane
+// CLI and render engine, against the function binary started locally: no
+// cluster and no Docker. `make render` and the render tests share it.
+package localrender
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+)
+
+// Tools are the binaries a render needs.
+type Tools struct {
+	// CLI is the crossplane CLI (crossplane render, resource validate).
+	CLI string
+	// Core is the crossplane core binary that runs the render engine.
+	Core string
+	// Function is the function's binary.
+	Function string
+}
+
+// Repo holds the repository files a render reads.
+type Repo struct {
+	Composition string
+	Functions   string
+	XRD         string
+}
+
+// Function is a function binary serving on a loopback port.
+type Function struct {
+	Address string
+	cmd     *exec.Cmd
+}
+
+// StartFunction starts the function (insecure gRPC, as crossplane render
+// expects) on a free loopback port and waits until it accepts connections.
+func StartFunction(ctx context.Context, binary string, log io.Writer) (*Function, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	cmd := exec.CommandContext(ctx, binary, "--insecure", "--address", addr)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start the function %s: %w", binary, err)
+	}
+	f := &Function{Address: addr, cmd: cmd}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			_ = c.Close()
+			return f, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.Stop()
+	return nil, fmt.Errorf("the function did not listen on %s within 20s", addr)
+}
+
+// Stop ends the function.
+func (f *Function) Stop() {
+	if f.cmd.Process != nil {
+		_ = f.cmd.Process.Kill()
+		_ = f.cmd.Wait()
+	}
+}
+
+// ClaimToXR derives the composite resource Crossplane would create for a
+// claim, so render sees exactly what users apply: same spec, a name with a
+// stable five-character suffix, and the claim labels.
+func ClaimToXR(claim []byte) ([]byte, error) {
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(claim, &u.Object); err != nil {
+		return nil, err
+	}
+	if u.GetKind() != "RestateStack" {
+		return nil, fmt.Errorf("not a RestateStack claim: kind %q", u.GetKind())
+	}
+	h := sha256.Sum256([]byte(u.GetNamespace() + "/" + u.GetName()))
+	xr := &unstructured.Unstructured{Object: map[string]any{"spec": u.Object["spec"]}}
+	xr.SetAPIVersion(u.GetAPIVersion())
+	xr.SetKind("XRestateStack")
+	xr.SetName(u.GetName() + "-" + hex.EncodeToString(h[:])[:5])
+	xr.SetLabels(map[string]string{
+		"crossplane.io/claim-name":      u.GetName(),
+		"crossplane.io/claim-namespace": u.GetNamespace(),
+	})
+	return yaml.Marshal(xr.Object)
+}
+
+// Render runs crossplane render for one composite resource, with observed
+// resources from observedDir when it is not empty.
+func Render(ctx context.Context, t Tools, r Repo, fnAddress, xrFile, observedDir string) ([]byte, error) {
+	args := []string{"render", xrFile, r.Composition, r.Functions,
+		"--crossplane-binary", t.Core,
+		"--xrd", r.XRD,
+		"--function-annotations", "render.crossplane.io/runtime-development-target=" + fnAddress,
+		"--include-function-results",
+		"--timeout", "30s",
+	}
+	if observedDir != "" {
+		args = append(args, "--observed-resources", observedDir)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, t.CLI, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("crossplane render %s: %w\n%s", filepath.Base(xrFile), err, stderr.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+// SplitDocuments parses a multi-document YAML stream.
+func SplitDocuments(b []byte) ([]*unstructured.Unstructured, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	var out []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+// Composed returns the composed resources of a render's output: everything
+// but the composite and the function results.
+func Composed(docs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, d := range docs {
+		if d.GetKind() == "XRestateStack" || strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/") {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// WriteObserved writes what provider-aws would report for each composed
+// resource (see providersim) into dir, one file each, for the next render.
+func WriteObserved(composed []*unstructured.Unstructured, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range composed {
+		o := c.DeepCopy()
+		if err := providersim.Observe(o); err != nil {
+			return err
+		}
+		b, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, o.GetName()+".yaml"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Example is one example claim rendered as it converges: the first
+// reconcile, with nothing observed, and the settled state, once every
+// resource composed so far is observed ready (two more reconciles, since
+// some resources wait for observed ARNs).
+type Example struct {
+	Name   string
+	XR     []byte
+	First  []byte
+	Settled []byte
+}
+
+// RenderExamples renders every claim in claimsDir, working in workDir.
+func RenderExamples(ctx context.Context, t Tools, r Repo, fnAddress, claimsDir, workDir string) ([]Example, error) {
+	claims, err := filepath.Glob(filepath.Join(claimsDir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(claims)
+	var out []Example
+	for _, c := range claims {
+		name := strings.TrimSuffix(filepath.Base(c), ".yaml")
+		ex, err := renderExample(ctx, t, r, fnAddress, c, filepath.Join(workDir, name))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		ex.Name = name
+		out = append(out, *ex)
+	}
+	return out, nil
+}
+
+func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, dir string) (*Example, error) {
+	claim, err := os.ReadFile(claimFile)
+	if err != nil {
+		return nil, err
+	}
+	xr, err := ClaimToXR(claim)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	xrFile := filepath.Join(dir, "xr.yaml")
+	if err := os.WriteFile(xrFile, xr, 0o644); err != nil {
+		return nil, err
+	}
+	first, err := Render(ctx, t, r, fnAddress, xrFile, "")
+	if err != nil {
+		return nil, err
+	}
+	docs, err := SplitDocuments(first)
+	if err != nil {
+		return nil, err
+	}
+	observed := filepath.Join(dir, "observed")
+	if err := os.RemoveAll(observed); err != nil {
+		return nil, err
+	}
+	if err := WriteObserved(Composed(docs), observed); err != nil {
+		return nil, err
+	}
+	second, err := Render(ctx, t, r, fnAddress, xrFile, observed)
+	if err != nil {
+		return nil, err
+	}
+	// The second reconcile may compose what waited for observed ARNs; one
+	// more round shows the stack as it settles.
+	docs, err = SplitDocuments(second)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteObserved(Composed(docs), observed); err != nil {
+		return nil, err
+	}
+	settled, err := Render(ctx, t, r, fnAddress, xrFile, observed)
+	if err != nil {
+		return nil, err
+	}
+	return &Example{XR: xr, First: first, Settled: settled}, nil
+}
+
+// Summarize prints what an example composes once settled: each resource's
+// kind, name and readiness, and the stack's status.
+func Summarize(w io.Writer, ex Example) error {
+	docs, err := SplitDocuments(ex.Settled)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "== %s\n", ex.Name)
+	for _, d := range docs {
+		switch {
+		case d.GetKind() == "XRestateStack":
+			st, _, _ := unstructured.NestedMap(d.Object, "status")
+			fmt.Fprintf(w, "   status: adminUrl=%v ingressUrl=%v invokerRoleArn=%v resources=%v\n",
+				st["adminUrl"], st["ingressUrl"], st["invokerRoleArn"], st["resources"])
+		case strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/"):
+			msg, _, _ := unstructured.NestedString(d.Object, "message")
+			sev, _, _ := unstructured.NestedString(d.Object, "severity")
+			fmt.Fprintf(w, "   result: %s %s\n", sev, msg)
+		default:
+			fmt.Fprintf(w, "   %-46s %s\n", d.GetAPIVersion()+"/"+d.GetKind(), d.GetName())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+// Package providersim is a stand-in for provider-aws, which cannot reach AWS
+// here. It does to a composed resource what the provider would after a
+// successful create and observe: it sets the external name, the Ready and
+// Synced conditions, and the status fields that AWS fills in (ids, ARNs, DNS
+// names). Values are fake but well formed and stable: the same resource
+// always gets the same ids. Local renders (the second reconcile) and
+// end-to-end tests use it; nothing in the function does.
+package providersim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Account is the AWS account id the stand-in reports in ARNs.
+const Account = "123456789012"
+
+// transitionTime is fixed so that rendered output is stable.
+const transitionTime = "2026-01-01T00:00:00Z"
+
+// Observe marks a composed provider-aws resource as created and ready, as
+// provider-aws would report it.
+func Observe(u *unstructured.Unstructured) error {
+	name := u.GetName()
+	region, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "region")
+	id := func(prefix string) string { return prefix + "-" + hexOf(name, 17) }
+	at := map[string]any{}
+	external := name
+
+	switch u.GetKind() {
+	case "VPC":
+		external = id("vpc")
+		at["vpcId"], at["vpcState"], at["ownerId"] = external, "available", Account
+	case "Subnet":
+		external = id("subnet")
+		at["subnetId"], at["subnetState"] = external, "available"
+	case "InternetGateway":
+		external = id("igw")
+		at["internetGatewayId"], at["ownerID"] = external, Account
+	case "RouteTable":
+		external = id("rtb")
+		at["routeTableId"], at["ownerId"] = external, Account
+	case "Address":
+		external = id("eipalloc")
+		at["allocationId"], at["domain"], at["publicIp"] = external, "vpc", ipOf(name, "203.0.113.")
+		at["networkInterfaceId"], at["privateIpAddress"] = id("eni"), ipOf(name, "10.0.0.")
+	case "NATGateway":
+		external = id("nat")
+		at["natGatewayId"], at["state"] = external, "available"
+	case "SecurityGroup":
+		external = id("sg")
+		at["securityGroupID"], at["ownerId"] = external, Account
+	case "SecurityGroupRule":
+		external = id("sgr")
+		at["SecurityGroupRuleId"] = external
+	case "Role":
+		at["arn"], at["roleID"] = "arn:aws:iam::"+Account+":role/"+name, "AROA"+strings.ToUpper(hexOf(name, 17))
+	case "InstanceProfile":
+		at["arn"], at["instanceProfileName"] = "arn:aws:iam::"+Account+":instance-profile/"+name, name
+	case "LogGroup":
+		group, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "logGroupName")
+		external = group
+		at["arn"] = fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", region, Account, group)
+		at["logGroupName"] = group
+	case "Instance":
+		external = id("i")
+		ip := ipOf(name, "10.0.1.")
+		at["instanceId"], at["state"], at["privateIpAddress"] = external, "running", ip
+		at["privateDnsName"] = "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + region + ".compute.internal"
+		subnet, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "subnetIdRef", "name")
+		if strings.HasSuffix(subnet, "-subnet-public") {
+			pub := ipOf(name, "198.51.100.")
+			at["publicIpAddress"] = pub
+			at["publicDnsName"] = "ec2-" + strings.ReplaceAll(pub, ".", "-") + "." + region + ".compute.amazonaws.com"
+		}
+	}
+
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann["crossplane.io/external-name"] = external
+	u.SetAnnotations(ann)
+	return unstructured.SetNestedMap(u.Object, map[string]any{
+		"atProvider": at,
+		"conditions": []any{
+			condition("Ready", "Available"),
+			condition("Synced", "ReconcileSuccess"),
+		},
+	}, "status")
+}
+
+func condition(typ, reason string) map[string]any {
+	return map[string]any{"type": typ, "status": "True", "reason": reason, "lastTransitionTime": transitionTime}
+}
+
+func hexOf(s string, n int) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:n]
+}
+
+// ipOf picks a stable host address in a /24.
+func ipOf(s, prefix string) string {
+	h := sha256.Sum256([]byte(s))
+	return fmt.Sprintf("%s%d", prefix, 10+int(h[0])%200)
+}
