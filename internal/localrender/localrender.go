@@ -116,6 +116,7 @@ func Render(ctx context.Context, t Tools, r Repo, fnAddress, xrFile, observedDir
 		"--xrd", r.XRD,
 		"--function-annotations", "render.crossplane.io/runtime-development-target=" + fnAddress,
 		"--include-function-results",
+		"--include-full-xr",
 		"--timeout", "30s",
 	}
 	if observedDir != "" {
@@ -127,7 +128,46 @@ func Render(ctx context.Context, t Tools, r Repo, fnAddress, xrFile, observedDir
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("crossplane render %s: %w\n%s", filepath.Base(xrFile), err, stderr.String())
 	}
-	return stdout.Bytes(), nil
+	return normalize(stdout.Bytes())
+}
+
+// normalize orders render's output, so that the same input always gives the
+// same bytes: the composite first, then the composed resources by kind and
+// name, then the results by message (render emits some in map order).
+func normalize(out []byte) ([]byte, error) {
+	docs, err := SplitDocuments(out)
+	if err != nil {
+		return nil, err
+	}
+	rank := func(u *unstructured.Unstructured) int {
+		switch {
+		case u.GetKind() == "XRestateStack":
+			return 0
+		case strings.HasPrefix(u.GetAPIVersion(), "render.crossplane.io/"):
+			return 2
+		}
+		return 1
+	}
+	key := func(u *unstructured.Unstructured) string {
+		msg, _, _ := unstructured.NestedString(u.Object, "message")
+		return u.GetKind() + "/" + u.GetName() + "/" + msg
+	}
+	sort.SliceStable(docs, func(i, j int) bool {
+		if ri, rj := rank(docs[i]), rank(docs[j]); ri != rj {
+			return ri < rj
+		}
+		return key(docs[i]) < key(docs[j])
+	})
+	var b bytes.Buffer
+	for _, d := range docs {
+		y, err := yaml.Marshal(d.Object)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	return b.Bytes(), nil
 }
 
 // SplitDocuments parses a multi-document YAML stream.
@@ -292,4 +332,96 @@ func Summarize(w io.Writer, ex Example) error {
 		}
 	}
 	return nil
+}
+
+// Schemas prepares what offline validation needs: provider-aws's CRDs and
+// the XRD in schemaDir, and Crossplane's own CRDs in cacheDir, where
+// crossplane resource validate looks for them before it would download
+// them. modDir finds a module's directory in the module cache.
+func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (string, error)) error {
+	aws, err := modDir("github.com/crossplane-contrib/provider-aws", ".")
+	if err != nil {
+		return err
+	}
+	core, err := modDir("github.com/crossplane/crossplane/v2", "hack/tools/core")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(schemaDir, 0o755); err != nil {
+		return err
+	}
+	crds, err := filepath.Glob(filepath.Join(aws, "package", "crds", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, f := range append(crds, xrd) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(schemaDir, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	coreCRDs, err := filepath.Glob(filepath.Join(core, "cluster", "crds", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	var pkg bytes.Buffer
+	for _, f := range coreCRDs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		pkg.WriteString("---\n")
+		pkg.Write(b)
+	}
+	dir := filepath.Join(cacheDir, "xpkg.crossplane.io", "crossplane", "crossplane@stable")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "package.yaml"), pkg.Bytes(), 0o644)
+}
+
+// GoModDir asks the go command where a module of the build list of the
+// module in dir lives.
+func GoModDir(module, dir string) (string, error) {
+	out, err := exec.Command("go", "list", "-C", dir, "-m", "-f", "{{.Dir}}", module).Output()
+	if err != nil {
+		return "", fmt.Errorf("cannot find module %s from %s: %w", module, dir, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Validate checks a render's output offline with crossplane resource
+// validate against the schemas Schemas prepared, failing on any unknown
+// field, wrong type or missing schema. Function results are render's own
+// records, not resources, and are left out.
+func Validate(ctx context.Context, t Tools, schemaDir, cacheDir string, rendered []byte, work string) (string, error) {
+	docs, err := SplitDocuments(rendered)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	for _, d := range docs {
+		if strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/") {
+			continue
+		}
+		y, err := yaml.Marshal(d.Object)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	if err := os.WriteFile(work, b.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, t.CLI, "resource", "validate", schemaDir, work,
+		"--cache-dir", cacheDir, "--error-on-missing-schemas", "--skip-success-results")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("crossplane resource validate %s: %w\n%s", work, err, out)
+	}
+	return string(out), nil
 }

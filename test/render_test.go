@@ -1,0 +1,231 @@
+// Package test renders every example claim with the real crossplane CLI,
+// render engine and function binary, compares the output with golden files,
+// and validates it offline against provider-aws's CRDs, the XRD and
+// Crossplane's own schemas. `make test` builds the binaries first;
+// `make golden` regenerates the golden files.
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under test/golden")
+
+var (
+	tools = localrender.Tools{CLI: "../bin/crossplane", Core: "../bin/crossplane-core", Function: "../bin/function"}
+	repo  = localrender.Repo{
+		Composition: "../compositions/composition.yaml",
+		Functions:   "../examples/functions.yaml",
+		XRD:         "../compositions/definition.yaml",
+	}
+)
+
+// renderAll starts the function and renders every example once per test
+// binary run.
+func renderAll(t *testing.T) []localrender.Example {
+	t.Helper()
+	for _, b := range []string{tools.CLI, tools.Core, tools.Function} {
+		if _, err := os.Stat(b); err != nil {
+			t.Fatalf("%s is missing: run `make test`, which builds it", b)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	var log bytes.Buffer
+	f, err := localrender.StartFunction(ctx, tools.Function, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Stop)
+	examples, err := localrender.RenderExamples(ctx, tools, repo, f.Address, "../examples/claims", t.TempDir())
+	if err != nil {
+		t.Fatalf("%v\nfunction log:\n%s", err, log.String())
+	}
+	if len(examples) < 3 {
+		t.Fatalf("rendered %d examples, want at least 3", len(examples))
+	}
+	return examples
+}
+
+func TestRender(t *testing.T) {
+	examples := renderAll(t)
+
+	t.Run("golden", func(t *testing.T) {
+		for _, ex := range examples {
+			ud, files := hostView(t, ex.Settled)
+			for file, got := range map[string][]byte{
+				"first-reconcile.yaml": ex.First,
+				"settled.yaml":         ex.Settled,
+				"user-data.txt":        ud,
+				"host-files.txt":       files,
+			} {
+				golden(t, filepath.Join("golden", ex.Name, file), got)
+			}
+		}
+	})
+
+	t.Run("validate", func(t *testing.T) {
+		schemas, cache := t.TempDir(), t.TempDir()
+		if err := localrender.Schemas(schemas, cache, repo.XRD, func(m, dir string) (string, error) {
+			return localrender.GoModDir(m, filepath.Join("..", dir))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for _, ex := range examples {
+			for stage, out := range map[string][]byte{"first-reconcile": ex.First, "settled": ex.Settled} {
+				report, err := localrender.Validate(ctx, tools, schemas, cache, out, filepath.Join(t.TempDir(), "rendered.yaml"))
+				if err != nil {
+					t.Errorf("%s %s: %v", ex.Name, stage, err)
+					continue
+				}
+				if !strings.Contains(report, "0 missing schemas") || !strings.Contains(report, "0 failure cases") {
+					t.Errorf("%s %s: validation reported problems:\n%s", ex.Name, stage, report)
+				}
+			}
+		}
+	})
+
+	t.Run("settled stacks are ready with URLs", func(t *testing.T) {
+		for _, ex := range examples {
+			xr := composite(t, ex.Settled)
+			for _, f := range []string{"adminUrl", "ingressUrl", "invokerRoleArn"} {
+				if v, _, _ := unstructured.NestedString(xr.Object, "status", f); v == "" {
+					t.Errorf("%s: settled status.%s is empty", ex.Name, f)
+				}
+			}
+			if c := condition(xr, "Ready"); c != "True" {
+				t.Errorf("%s: settled Ready condition is %q, want True", ex.Name, c)
+			}
+			if c := condition(composite(t, ex.First), "Ready"); c == "True" {
+				t.Errorf("%s: first reconcile is Ready before anything exists", ex.Name)
+			}
+		}
+	})
+}
+
+func composite(t *testing.T, out []byte) *unstructured.Unstructured {
+	t.Helper()
+	docs, err := localrender.SplitDocuments(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		if d.GetKind() == "XRestateStack" {
+			return d
+		}
+	}
+	t.Fatal("no composite in the render output")
+	return nil
+}
+
+func condition(u *unstructured.Unstructured, typ string) string {
+	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			s, _ := m["status"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// hostView decodes the instance's user data for reviewers: the MIME
+// document as the host receives it, and each file cloud-init writes.
+func hostView(t *testing.T, out []byte) (userData, files []byte) {
+	t.Helper()
+	docs, err := localrender.SplitDocuments(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		if d.GetKind() != "Instance" {
+			continue
+		}
+		enc, _, _ := unstructured.NestedString(d.Object, "spec", "forProvider", "userData")
+		ud, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			t.Fatalf("userData is not base64: %v", err)
+		}
+		return ud, hostFiles(t, ud)
+	}
+	t.Fatal("no Instance in the render output")
+	return nil, nil
+}
+
+func hostFiles(t *testing.T, ud []byte) []byte {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(ud))
+	if err != nil {
+		t.Fatalf("user data is not a MIME document: %v", err)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var out bytes.Buffer
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/cloud-config") {
+			continue
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(p)
+		var cc struct {
+			WriteFiles []struct{ Path, Content, Permissions string } `json:"write_files"`
+		}
+		if err := yaml.Unmarshal(body.Bytes(), &cc); err != nil {
+			t.Fatalf("cloud-config: %v", err)
+		}
+		for _, f := range cc.WriteFiles {
+			b, err := base64.StdEncoding.DecodeString(f.Content)
+			if err != nil {
+				t.Fatalf("%s: %v", f.Path, err)
+			}
+			fmt.Fprintf(&out, "==> %s (%s)\n%s\n", f.Path, f.Permissions, b)
+		}
+	}
+	return out.Bytes()
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `make golden` to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs from the render (-golden +render); run `make golden` if the change is intended:\n%s", path, d)
+	}
+}
