@@ -1,8 +1,8 @@
 package fn
 
 import (
-	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	"k8s.io/utils/ptr"
 )

@@ -35,7 +35,7 @@ var (
 type restateConfig struct {
 	ClusterName            string        `toml:"cluster-name"`
 	NodeName               string        `toml:"node-name"`
-	BootstrapNumPartitions int32         `toml:"bootstrap-num-partitions"`
+	BootstrapNumPartitions int32         `toml:"default-num-partitions"`
 	RocksDBTotalMemorySize string        `toml:"rocksdb-total-memory-size"`
 	TracingEndpoint        string        `toml:"tracing-endpoint,omitempty"`
 	Admin                  bindAddress   `toml:"admin"`

@@ -8,12 +8,7 @@ package test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"flag"
-	"fmt"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +17,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
+	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under test/golden")
@@ -161,53 +156,14 @@ func hostView(t *testing.T, out []byte) (userData, files []byte) {
 			continue
 		}
 		enc, _, _ := unstructured.NestedString(d.Object, "spec", "forProvider", "userData")
-		ud, err := base64.StdEncoding.DecodeString(enc)
+		v, err := userdataview.Decode(enc)
 		if err != nil {
-			t.Fatalf("userData is not base64: %v", err)
+			t.Fatal(err)
 		}
-		return ud, hostFiles(t, ud)
+		return v.MIME, []byte(v.FilesText())
 	}
 	t.Fatal("no Instance in the render output")
 	return nil, nil
-}
-
-func hostFiles(t *testing.T, ud []byte) []byte {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(ud))
-	if err != nil {
-		t.Fatalf("user data is not a MIME document: %v", err)
-	}
-	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var out bytes.Buffer
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/cloud-config") {
-			continue
-		}
-		var body bytes.Buffer
-		_, _ = body.ReadFrom(p)
-		var cc struct {
-			WriteFiles []struct{ Path, Content, Permissions string } `json:"write_files"`
-		}
-		if err := yaml.Unmarshal(body.Bytes(), &cc); err != nil {
-			t.Fatalf("cloud-config: %v", err)
-		}
-		for _, f := range cc.WriteFiles {
-			b, err := base64.StdEncoding.DecodeString(f.Content)
-			if err != nil {
-				t.Fatalf("%s: %v", f.Path, err)
-			}
-			fmt.Fprintf(&out, "==> %s (%s)\n%s\n", f.Path, f.Permissions, b)
-		}
-	}
-	return out.Bytes()
 }
 
 func golden(t *testing.T, path string, got []byte) {

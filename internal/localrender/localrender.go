@@ -232,9 +232,9 @@ func WriteObserved(composed []*unstructured.Unstructured, dir string) error {
 // resource composed so far is observed ready (two more reconciles, since
 // some resources wait for observed ARNs).
 type Example struct {
-	Name   string
-	XR     []byte
-	First  []byte
+	Name    string
+	XR      []byte
+	First   []byte
 	Settled []byte
 }
 

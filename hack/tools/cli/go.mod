@@ -1,4 +1,4 @@
-module github.com/restate-crossplane/function-restate/hack/tools/cli
+module github.com/restate-crossplane/function-restate-stack/hack/tools/cli
 
 go 1.26.0
 

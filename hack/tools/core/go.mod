@@ -1,4 +1,4 @@
-module github.com/restate-crossplane/function-restate/hack/tools/core
+module github.com/restate-crossplane/function-restate-stack/hack/tools/core
 
 go 1.26
 

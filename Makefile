@@ -1,0 +1,69 @@
+# The two commands of the README:
+#   make render   render every example claim locally (no cluster, no Docker)
+#   make test     unit tests, render goldens, offline schema validation,
+#                 generated files up to date, packages build
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BIN := $(CURDIR)/bin
+OUT := $(CURDIR)/_output
+
+CROSSPLANE := $(BIN)/crossplane
+CROSSPLANE_CORE := $(BIN)/crossplane-core
+CONTROLLER_GEN := $(BIN)/controller-gen
+FUNCTION := $(BIN)/function
+
+.PHONY: all tools build generate check-generate render test unit render-test golden packages clean
+
+all: test
+
+## Tools, each pinned in a module of its own under hack/tools/ (their
+## dependency versions differ from the function's).
+$(CROSSPLANE): hack/tools/cli/go.mod hack/tools/cli/go.sum
+	$(GO) build -C hack/tools/cli -o $@ github.com/crossplane/cli/v2/cmd/crossplane
+$(CROSSPLANE_CORE): hack/tools/core/go.mod hack/tools/core/go.sum
+	$(GO) build -C hack/tools/core -o $@ github.com/crossplane/crossplane/v2/cmd/crossplane
+$(CONTROLLER_GEN): hack/tools/gen/go.mod hack/tools/gen/go.sum
+	$(GO) build -C hack/tools/gen -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+tools: $(CROSSPLANE) $(CROSSPLANE_CORE) $(CONTROLLER_GEN)
+
+## The function's static binary, as the Dockerfile builds it.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(FUNCTION) ./cmd/function-restate-stack
+
+## Generated files: deepcopy, the input's CRD, and the XRD from apis/.
+generate: $(CONTROLLER_GEN)
+	$(CONTROLLER_GEN) object paths=./apis/... paths=./input/...
+	$(CONTROLLER_GEN) crd paths=./input/... output:crd:dir=package/input
+	rm -rf $(OUT)/crd && $(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=$(OUT)/crd
+	$(GO) run ./hack/xrdgen $(OUT)/crd/stack.restate-crossplane.io_xrestatestacks.yaml RestateStack restatestack-aws compositions/definition.yaml
+
+## Fails when a generated file differs from what its generator writes now.
+check-generate: generate
+	@git diff --exit-code -- apis input package compositions || { echo "generated files are stale: run make generate and commit"; exit 1; }
+
+render: tools build
+	$(GO) run ./hack/render -out $(OUT)/render
+
+unit:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./hack/...
+
+render-test: tools build
+	$(GO) test -count=1 ./test/...
+
+## Rewrites the render golden files under test/golden from the current code.
+golden: tools build
+	$(GO) test -count=1 ./test/... -run TestRender -update
+
+## Both packages build offline, as users would install them.
+packages: $(CROSSPLANE)
+	mkdir -p $(OUT)
+	$(CROSSPLANE) xpkg build --package-root=package --package-file=$(OUT)/function-restate-stack.xpkg
+	$(CROSSPLANE) xpkg build --package-root=compositions --examples-root=examples/claims --package-file=$(OUT)/configuration-restate-stack.xpkg
+
+test: check-generate unit render-test packages
+
+clean:
+	rm -rf $(BIN) $(OUT)
