@@ -16,7 +16,7 @@ import (
 // a hash of its launch settings (see buildHost).
 const (
 	keyLogGroup       = "log-group"
-	keyInstancePrefix = "instance-"
+	keyInstancePrefix = "server-"
 )
 
 // buildLogGroup composes the server's log group. With removal policy Retain

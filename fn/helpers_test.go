@@ -1,0 +1,154 @@
+package fn
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/logging"
+	"github.com/crossplane/function-sdk-go/resource"
+	"google.golang.org/protobuf/types/known/structpb"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
+)
+
+const testAccount = "111122223333"
+
+// newXR is a self-hosted stack with every default; tests change what they
+// exercise.
+func newXR(mutate ...func(*v1alpha1.XRestateStack)) *v1alpha1.XRestateStack {
+	xr := &v1alpha1.XRestateStack{Spec: v1alpha1.RestateStackSpec{
+		Environment: v1alpha1.EnvironmentSpec{SelfHosted: &v1alpha1.SelfHostedSpec{}},
+	}}
+	xr.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("XRestateStack"))
+	xr.SetName("demo-x7k2p")
+	for _, m := range mutate {
+		m(xr)
+	}
+	return xr
+}
+
+// newPolicy is a platform policy with a default region and the account id.
+func newPolicy(mutate ...func(*policy.StackPolicy)) *policy.StackPolicy {
+	p := &policy.StackPolicy{DefaultRegion: "eu-central-1", AccountID: testAccount}
+	p.SetGroupVersionKind(policy.GroupVersion.WithKind("StackPolicy"))
+	for _, m := range mutate {
+		m(p)
+	}
+	return p
+}
+
+// newRequest builds a RunFunctionRequest as Crossplane sends it.
+func newRequest(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy, observed ...*unstructured.Unstructured) *fnv1.RunFunctionRequest {
+	t.Helper()
+	req := &fnv1.RunFunctionRequest{
+		Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: mustStruct(t, xr)}, Resources: map[string]*fnv1.Resource{}},
+		Desired:  &fnv1.State{},
+	}
+	if in != nil {
+		req.Input = mustStruct(t, in)
+	}
+	for _, o := range observed {
+		key := o.GetAnnotations()["crossplane.io/composition-resource-name"]
+		req.Observed.Resources[key] = &fnv1.Resource{Resource: mustStruct(t, o)}
+	}
+	return req
+}
+
+func mustStruct(t *testing.T, o runtime.Object) *structpb.Struct {
+	t.Helper()
+	s, err := resource.AsStruct(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// run calls the function.
+func run(t *testing.T, req *fnv1.RunFunctionRequest) *fnv1.RunFunctionResponse {
+	t.Helper()
+	f := &Function{Log: logging.NewNopLogger()}
+	rsp, err := f.RunFunction(context.Background(), req)
+	if err != nil {
+		t.Fatalf("RunFunction returned an error: %v", err)
+	}
+	return rsp
+}
+
+// compose runs the function and fails on any fatal result.
+func compose(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy, observed ...*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+	t.Helper()
+	rsp := run(t, newRequest(t, xr, in, observed...))
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+			t.Fatalf("fatal result: %s", r.GetMessage())
+		}
+	}
+	return desiredOf(rsp)
+}
+
+func desiredOf(rsp *fnv1.RunFunctionResponse) map[string]*unstructured.Unstructured {
+	out := map[string]*unstructured.Unstructured{}
+	for k, r := range rsp.GetDesired().GetResources() {
+		out[k] = &unstructured.Unstructured{Object: r.GetResource().AsMap()}
+	}
+	return out
+}
+
+// instanceOf returns the desired instance and its key.
+func instanceOf(t *testing.T, d map[string]*unstructured.Unstructured) (string, *unstructured.Unstructured) {
+	t.Helper()
+	for k, u := range d {
+		if u.GetKind() == "Instance" && strings.HasPrefix(k, keyInstancePrefix) {
+			return k, u
+		}
+	}
+	t.Fatal("no instance composed")
+	return "", nil
+}
+
+// hostOf decodes the user data of the desired instance.
+func hostOf(t *testing.T, d map[string]*unstructured.Unstructured) *userdataview.View {
+	t.Helper()
+	_, inst := instanceOf(t, d)
+	v, err := userdataview.Decode(str(inst, "spec", "forProvider", "userData"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func fileOnHost(t *testing.T, v *userdataview.View, name string) string {
+	t.Helper()
+	f, ok := v.Files[hostDir+name]
+	if !ok {
+		t.Fatalf("no host file %s", name)
+	}
+	return f.Content
+}
+
+func str(u *unstructured.Unstructured, path ...string) string {
+	s, _, _ := unstructured.NestedString(u.Object, path...)
+	return s
+}
+
+// observedReady is what provider-aws reports for a ready resource, with the
+// given status.atProvider fields.
+func observedReady(key, apiVersion, kind string, atProvider map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"status": map[string]any{
+			"atProvider": atProvider,
+			"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-01-01T00:00:00Z"}},
+		},
+	}}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetName(awsName("demo-x7k2p", key))
+	u.SetAnnotations(map[string]string{"crossplane.io/composition-resource-name": key})
+	return u
+}
