@@ -228,6 +228,12 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 	if img == "" {
 		img = defaultRestateImage
 	}
+	if sh.Restate.Image == "" && sh.Restate.Tag != "" {
+		// A tag alone picks that tag of the default repository.
+		if ref, err := reference.ParseNormalizedNamed(img); err == nil {
+			img = reference.TrimNamed(ref).String()
+		}
+	}
 	var tag string
 	if sh.RestateImage, err = resolveImage(img, sh.Restate.Tag, p.AllowedImageRepositories, imgPath, &tag); err != nil {
 		errs = append(errs, err)

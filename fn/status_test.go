@@ -1,0 +1,131 @@
+package fn
+
+import (
+	"testing"
+
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+)
+
+func TestReadinessAndURLs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		sh                  func(*v1alpha1.SelfHostedSpec)
+		wantAdmin, wantIngr string
+	}{
+		"private host, plain": {
+			sh:        func(*v1alpha1.SelfHostedSpec) {},
+			wantAdmin: "http://ip-10-0-1-5.eu-central-1.compute.internal:9070", wantIngr: "http://ip-10-0-1-5.eu-central-1.compute.internal:8080",
+		},
+		"public host with TLS": {
+			sh: func(s *v1alpha1.SelfHostedSpec) {
+				s.Network.SubnetType = v1alpha1.SubnetPublic
+				s.TLS.Termination = v1alpha1.TLSSelfSigned
+			},
+			wantAdmin: "https://ec2-198-51-100-5.eu-central-1.compute.amazonaws.com:9073", wantIngr: "https://ec2-198-51-100-5.eu-central-1.compute.amazonaws.com",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			xr := newXR(func(xr *v1alpha1.XRestateStack) { tc.sh(xr.Spec.Environment.SelfHosted) })
+			first := compose(t, xr, newPolicy())
+			instKey, _ := instanceOf(t, first)
+
+			// Nothing observed: nothing ready, no URLs.
+			rsp := run(t, newRequest(t, xr, newPolicy()))
+			for k, r := range rsp.GetDesired().GetResources() {
+				if r.GetReady() != fnv1.Ready_READY_FALSE {
+					t.Errorf("%s: ready before it was observed", k)
+				}
+			}
+			st := statusOf(rsp)
+			want(t, str(st, "status", "adminUrl"), "")
+			wantCondition(t, rsp, ConditionEnvironmentReady, fnv1.Status_STATUS_CONDITION_FALSE)
+
+			// Everything observed ready, the instance with its DNS names.
+			var observed []*unstructured.Unstructured
+			for k, u := range first {
+				at := map[string]any{}
+				if k == instKey {
+					at = map[string]any{"instanceId": "i-0abc", "privateDnsName": "ip-10-0-1-5.eu-central-1.compute.internal",
+						"publicDnsName": "ec2-198-51-100-5.eu-central-1.compute.amazonaws.com"}
+				}
+				if k == keyInvokerRole {
+					at = map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role"}
+				}
+				observed = append(observed, observedReady(k, u.GetAPIVersion(), u.GetKind(), at))
+			}
+			rsp = run(t, newRequest(t, xr, newPolicy(), observed...))
+			for k, r := range rsp.GetDesired().GetResources() {
+				if r.GetReady() != fnv1.Ready_READY_TRUE {
+					t.Errorf("%s: not ready though observed ready", k)
+				}
+			}
+			st = statusOf(rsp)
+			want(t, str(st, "status", "adminUrl"), tc.wantAdmin)
+			want(t, str(st, "status", "ingressUrl"), tc.wantIngr)
+			want(t, str(st, "status", "invokerRoleArn"), "arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role")
+			want(t, str(st, "status", "selfHosted", "instanceId"), "i-0abc")
+			wantCondition(t, rsp, ConditionEnvironmentReady, fnv1.Status_STATUS_CONDITION_TRUE)
+		})
+	}
+}
+
+// TestAccountFromObservedARN: without the account id in the input, the
+// policies that name exact ARNs wait until the instance role's ARN is
+// observed, and then use its account.
+func TestAccountFromObservedARN(t *testing.T) {
+	noAccount := newPolicy(func(p *policy.StackPolicy) { p.AccountID = "" })
+	d := compose(t, newXR(), noAccount)
+	for _, k := range []string{keyInvokerRole, keyInstanceRolePolicy} {
+		if _, ok := d[k]; ok {
+			t.Errorf("%s composed before the account is known", k)
+		}
+	}
+	role := observedReady(keyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role",
+		map[string]any{"arn": "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role"})
+	d = compose(t, newXR(), noAccount, role)
+	wantContains(t, str(d[keyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role")
+	wantContains(t, policyDoc(t, d[keyInstanceRolePolicy]), "arn:aws:iam::444455556666:role/demo-x7k2p-invoker-role")
+}
+
+// TestInstanceReplacedOnLaunchChanges: what EC2 cannot change in place
+// gives the instance a new composition resource name (so Crossplane
+// replaces it); what it can, such as tags, does not.
+func TestInstanceReplacedOnLaunchChanges(t *testing.T) {
+	key := func(m ...func(*v1alpha1.XRestateStack)) string {
+		k, _ := instanceOf(t, compose(t, newXR(m...), newPolicy()))
+		return k
+	}
+	base := key()
+	want(t, key(), base)
+	want(t, key(func(xr *v1alpha1.XRestateStack) { xr.Spec.Tags = map[string]string{"team": "a"} }), base)
+	for name, m := range map[string]func(*v1alpha1.XRestateStack){
+		"restate version": func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.Restate.Tag = "1.7.3" },
+		"config":          func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.Config.BootstrapNumPartitions = 8 },
+		"instance type":   func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.InstanceType = "t4g.small" },
+		"volume size":     func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.DataVolume.SizeGiB = 20 },
+	} {
+		if key(m) == base {
+			t.Errorf("changing the %s keeps the instance", name)
+		}
+	}
+}
+
+func statusOf(rsp *fnv1.RunFunctionResponse) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: rsp.GetDesired().GetComposite().GetResource().AsMap()}
+}
+
+func wantCondition(t *testing.T, rsp *fnv1.RunFunctionResponse, typ string, status fnv1.Status) {
+	t.Helper()
+	for _, c := range rsp.GetConditions() {
+		if c.GetType() == typ {
+			if c.GetStatus() != status {
+				t.Errorf("condition %s is %v (%s), want %v", typ, c.GetStatus(), c.GetMessage(), status)
+			}
+			return
+		}
+	}
+	t.Errorf("no condition %s", typ)
+}

