@@ -12,6 +12,9 @@ CROSSPLANE := $(BIN)/crossplane
 CROSSPLANE_CORE := $(BIN)/crossplane-core
 CONTROLLER_GEN := $(BIN)/controller-gen
 FUNCTION := $(BIN)/function
+# A real Restate server from npm, for tests that check what Restate accepts.
+RESTATE_VERSION := 1.7.12
+RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 
 .PHONY: all tools build generate check-generate render test unit render-test golden packages clean
 
@@ -26,6 +29,9 @@ $(CROSSPLANE_CORE): hack/tools/core/go.mod hack/tools/core/go.sum
 $(CONTROLLER_GEN): hack/tools/gen/go.mod hack/tools/gen/go.sum
 	$(GO) build -C hack/tools/gen -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 tools: $(CROSSPLANE) $(CROSSPLANE_CORE) $(CONTROLLER_GEN)
+
+$(RESTATE_SERVER):
+	npm install --prefix $(OUT)/restate --no-audit --no-fund @restatedev/restate-server@$(RESTATE_VERSION)
 
 ## The function's static binary, as the Dockerfile builds it.
 build:
@@ -45,10 +51,10 @@ check-generate: generate
 render: tools build
 	$(GO) run ./hack/render -out $(OUT)/render
 
-unit:
+unit: $(RESTATE_SERVER)
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./hack/...
+	RESTATE_SERVER=$(RESTATE_SERVER) $(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./hack/...
 
 render-test: tools build
 	$(GO) test -count=1 ./test/...

@@ -85,6 +85,19 @@ func TestRender(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
+		configs, err := filepath.Glob("../examples/providerconfig/*.yaml")
+		if err != nil || len(configs) == 0 {
+			t.Fatalf("no provider config examples: %v", err)
+		}
+		for _, f := range configs {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := localrender.Validate(ctx, tools, schemas, cache, b, filepath.Join(t.TempDir(), "config.yaml")); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
 		for _, ex := range examples {
 			for stage, out := range map[string][]byte{"first-reconcile": ex.First, "settled": ex.Settled} {
 				report, err := localrender.Validate(ctx, tools, schemas, cache, out, filepath.Join(t.TempDir(), "rendered.yaml"))
