@@ -122,7 +122,9 @@ func TestParity(t *testing.T) {
 			},
 		},
 		"logGroup: name and retention, and the host may write only there": {
-			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.Logs = v1alpha1.LogsSpec{GroupName: "/teams/a/restate", RetentionDays: 365} }),
+			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
+				s.Logs = v1alpha1.LogsSpec{GroupName: "/teams/a/restate", RetentionDays: 365}
+			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
 				want(t, str(d[keyLogGroup], "spec", "forProvider", "logGroupName"), "/teams/a/restate")
 				wantInt(t, d[keyLogGroup], 365, "spec", "forProvider", "retentionInDays")

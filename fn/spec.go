@@ -216,8 +216,10 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 		sh.Tracing.CollectorImage = defaultCollectorImage
 	}
 	var err *field.Error
-	if sh.CollectorImage, err = resolveImage(sh.Tracing.CollectorImage, "", p.AllowedImageRepositories, fp.Child("tracing", "collectorImage"), nil); err != nil {
-		errs = append(errs, err)
+	if sh.XRay() {
+		if sh.CollectorImage, err = resolveImage(sh.Tracing.CollectorImage, "", p.AllowedImageRepositories, fp.Child("tracing", "collectorImage"), nil); err != nil {
+			errs = append(errs, err)
+		}
 	}
 
 	img := sh.Restate.Image

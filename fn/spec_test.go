@@ -45,7 +45,9 @@ func TestInvalidClaims(t *testing.T) {
 			wantField: "spec.region", wantText: "not an AWS region",
 		},
 		"a provider config the platform does not allow": {
-			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.ProviderConfigRef = &v1alpha1.ProviderConfigReference{Name: "prod"} },
+			xr: func(xr *v1alpha1.XRestateStack) {
+				xr.Spec.ProviderConfigRef = &v1alpha1.ProviderConfigReference{Name: "prod"}
+			},
 			policy:    func(p *policy.StackPolicy) { p.AllowedProviderConfigs = []string{"default", "team-a"} },
 			wantField: "spec.providerConfigRef.name", wantText: `"prod"`,
 		},
@@ -78,13 +80,19 @@ func TestInvalidClaims(t *testing.T) {
 			wantField: "spec.environment.selfHosted.restate.image", wantText: `has tag "1.6" but tag says "1.7"`,
 		},
 		"an image from a repository the platform does not allow": {
-			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Restate.Image = "evil.example.com/restate:1.7" }),
-			policy:    func(p *policy.StackPolicy) { p.AllowedImageRepositories = []string{"docker.restate.dev/restatedev/restate"} },
+			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.Restate.Image = "evil.example.com/restate:1.7" }),
+			policy: func(p *policy.StackPolicy) {
+				p.AllowedImageRepositories = []string{"docker.restate.dev/restatedev/restate"}
+			},
 			wantField: "spec.environment.selfHosted.restate.image", wantText: "evil.example.com/restate",
 		},
 		"a collector image from a repository the platform does not allow": {
-			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Tracing.CollectorImage = "evil.example.com/otel:1" }),
-			policy:    func(p *policy.StackPolicy) { p.AllowedImageRepositories = []string{"docker.restate.dev/restatedev/restate"} },
+			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
+				s.Tracing = v1alpha1.TracingSpec{Mode: v1alpha1.TracingAWSXRay, CollectorImage: "evil.example.com/otel:1"}
+			}),
+			policy: func(p *policy.StackPolicy) {
+				p.AllowedImageRepositories = []string{"docker.restate.dev/restatedev/restate"}
+			},
 			wantField: "spec.environment.selfHosted.tracing.collectorImage", wantText: "evil.example.com/otel",
 		},
 		"both a new and an existing VPC": {
@@ -111,7 +119,9 @@ func TestInvalidClaims(t *testing.T) {
 			wantField: "spec.environment.selfHosted.network.newVpc.privateSubnetCidr", wantText: "overlaps",
 		},
 		"a zone of another region": {
-			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Network.NewVPC = &v1alpha1.NewVPCSpec{AvailabilityZone: "us-east-1a"} }),
+			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
+				s.Network.NewVPC = &v1alpha1.NewVPCSpec{AvailabilityZone: "us-east-1a"}
+			}),
 			wantField: "spec.environment.selfHosted.network.newVpc.availabilityZone", wantText: "eu-central-1",
 		},
 		"a data volume too large": {
