@@ -48,7 +48,7 @@ generate: $(CONTROLLER_GEN)
 check-generate: generate
 	@git diff --exit-code -- apis input package compositions || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
-render: tools build
+render: $(CROSSPLANE) $(CROSSPLANE_CORE) build
 	$(GO) run ./hack/render -out $(OUT)/render
 
 unit: $(RESTATE_SERVER)
@@ -56,11 +56,11 @@ unit: $(RESTATE_SERVER)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	RESTATE_SERVER=$(RESTATE_SERVER) $(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./hack/...
 
-render-test: tools build
+render-test: $(CROSSPLANE) $(CROSSPLANE_CORE) build
 	$(GO) test -count=1 ./test/...
 
 ## Rewrites the render golden files under test/golden from the current code.
-golden: tools build
+golden: $(CROSSPLANE) $(CROSSPLANE_CORE) build
 	$(GO) test -count=1 ./test/... -run TestRender -update
 
 ## Both packages build offline, as users would install them.
