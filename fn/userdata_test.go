@@ -111,3 +111,27 @@ func TestRestateAcceptsConfig(t *testing.T) {
 		wantContains(t, string(out), "\n"+line+"\n")
 	}
 }
+
+// TestScriptParses checks the host script of every combination of switches
+// with bash's own parser; no EC2 host runs here to execute it.
+func TestScriptParses(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	for _, tls := range []v1alpha1.TLSTermination{v1alpha1.TLSNone, v1alpha1.TLSSelfSigned} {
+		for _, tracing := range []v1alpha1.TracingMode{v1alpha1.TracingDisabled, v1alpha1.TracingAWSXRay} {
+			xr := newXR(func(xr *v1alpha1.XRestateStack) {
+				xr.Spec.Environment.SelfHosted.TLS.Termination = tls
+				xr.Spec.Environment.SelfHosted.Tracing.Mode = tracing
+			})
+			script := filepath.Join(t.TempDir(), "bootstrap.sh")
+			if err := os.WriteFile(script, []byte(hostOf(t, compose(t, xr, newPolicy())).Script), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {
+				t.Errorf("TLS %s, tracing %s: bash -n: %v\n%s", tls, tracing, err, out)
+			}
+		}
+	}
+}
