@@ -91,6 +91,8 @@ var (
 	gravitonRE = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
 	tagKeyRE   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	// versionTagRE matches image tags that are also npm versions: 1.7, v1.7.12.
+	versionTagRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?$`)
 )
 
 // resolve fills in the claim's defaults from the platform's policy and the
@@ -391,7 +393,7 @@ func resolveImage(image, tag string, allowed []string, fp *field.Path, tagOut *s
 // server image tag: "1.7" and "1.7.12" name npm versions, "latest" and
 // other tags do not.
 func cliVersionFor(tag string) string {
-	if regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?$`).MatchString(tag) {
+	if versionTagRE.MatchString(tag) {
 		return strings.TrimPrefix(tag, "v")
 	}
 	return "latest"

@@ -11,6 +11,8 @@ import (
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
 func init() {
@@ -63,7 +65,7 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		mr.SetProviderConfigReference(&xpv1.Reference{Name: s.ProviderConfig})
 		// A builder may orphan a resource (the retained log group); the
 		// stack's Orphan orphans everything.
-		if s.DeletionPolicy == "Orphan" || mr.GetDeletionPolicy() == "" {
+		if s.DeletionPolicy == v1alpha1.DeletionOrphan || mr.GetDeletionPolicy() == "" {
 			mr.SetDeletionPolicy(xpv1.DeletionPolicy(s.DeletionPolicy))
 		}
 		cd, err := composed.From(mr)

@@ -158,6 +158,11 @@ func normalize(out []byte) ([]byte, error) {
 		}
 		return key(docs[i]) < key(docs[j])
 	})
+	return JoinDocuments(docs)
+}
+
+// JoinDocuments writes objects as a multi-document YAML stream.
+func JoinDocuments(docs []*unstructured.Unstructured) ([]byte, error) {
 	var b bytes.Buffer
 	for _, d := range docs {
 		y, err := yaml.Marshal(d.Object)
@@ -278,33 +283,25 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 	if err != nil {
 		return nil, err
 	}
-	docs, err := SplitDocuments(first)
-	if err != nil {
-		return nil, err
-	}
 	observed := filepath.Join(dir, "observed")
 	if err := os.RemoveAll(observed); err != nil {
 		return nil, err
 	}
-	if err := WriteObserved(Composed(docs), observed); err != nil {
-		return nil, err
-	}
-	second, err := Render(ctx, t, r, fnAddress, xrFile, observed)
-	if err != nil {
-		return nil, err
-	}
-	// The second reconcile may compose what waited for observed ARNs; one
-	// more round shows the stack as it settles.
-	docs, err = SplitDocuments(second)
-	if err != nil {
-		return nil, err
-	}
-	if err := WriteObserved(Composed(docs), observed); err != nil {
-		return nil, err
-	}
-	settled, err := Render(ctx, t, r, fnAddress, xrFile, observed)
-	if err != nil {
-		return nil, err
+	// Each round observes everything the previous one composed. The second
+	// reconcile may compose what waited for observed ARNs; the third shows
+	// the stack as it settles.
+	settled := first
+	for range 2 {
+		docs, err := SplitDocuments(settled)
+		if err != nil {
+			return nil, err
+		}
+		if err := WriteObserved(Composed(docs), observed); err != nil {
+			return nil, err
+		}
+		if settled, err = Render(ctx, t, r, fnAddress, xrFile, observed); err != nil {
+			return nil, err
+		}
 	}
 	return &Example{XR: xr, First: first, Settled: settled}, nil
 }
@@ -402,19 +399,17 @@ func Validate(ctx context.Context, t Tools, schemaDir, cacheDir string, rendered
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
+	resources := docs[:0]
 	for _, d := range docs {
-		if strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/") {
-			continue
+		if !strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/") {
+			resources = append(resources, d)
 		}
-		y, err := yaml.Marshal(d.Object)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString("---\n")
-		b.Write(y)
 	}
-	if err := os.WriteFile(work, b.Bytes(), 0o644); err != nil {
+	b, err := JoinDocuments(resources)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(work, b, 0o644); err != nil {
 		return "", err
 	}
 	cmd := exec.CommandContext(ctx, t.CLI, "resource", "validate", schemaDir, work,
