@@ -33,6 +33,9 @@ const (
 	// ConditionEnvironmentReady says whether every composed resource of the
 	// Restate environment is ready.
 	ConditionEnvironmentReady = "EnvironmentReady"
+	// ConditionServicesReady says whether every composed resource of the
+	// stack's services is ready.
+	ConditionServicesReady = "ServicesReady"
 )
 
 // Function is the RestateStack composition function.
@@ -81,7 +84,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	if s.AccountID == "" {
 		s.AccountID = observedAccount(observed)
 	}
-	parts, instanceKey, err := buildStack(s)
+	parts, err := buildStack(s)
 	if err != nil {
 		var ferr *field.Error
 		if errors.As(err, &ferr) {
@@ -111,32 +114,61 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
-	if err := setStatus(req, rsp, stackStatus(s, instanceKey, ours, observed)); err != nil {
+	if err := setStatus(req, rsp, stackStatus(s, ours, observed)); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
-	if waiting := notReady(ours); len(waiting) > 0 {
-		response.ConditionFalse(rsp, ConditionEnvironmentReady, "Creating").WithMessage(waitingMessage(waiting)).TargetCompositeAndClaim()
-	} else {
-		response.ConditionTrue(rsp, ConditionEnvironmentReady, "Available").TargetCompositeAndClaim()
+	envWaiting, svcWaiting := splitByService(notReady(ours))
+	readiness(rsp, ConditionEnvironmentReady, envWaiting)
+	if len(s.Services) > 0 {
+		readiness(rsp, ConditionServicesReady, svcWaiting)
 	}
 	log.Debug("Composed a RestateStack", "resources", len(ours), "account-known", s.AccountID != "")
 	return rsp, nil
 }
 
-// buildStack runs every builder of the stack's environment. It returns the
-// parts and the composition resource name of the instance.
-func buildStack(s *stack) ([]part, string, error) {
+// buildStack runs the builders of the stack's environment and services.
+func buildStack(s *stack) ([]part, error) {
+	var parts []part
+	switch {
+	case s.SelfHosted != nil:
+		var err error
+		if parts, err = buildSelfHosted(s); err != nil {
+			return nil, err
+		}
+	case s.Cloud != nil:
+		parts = buildCloudInvokerRole(s)
+	}
+	for _, svc := range s.Services {
+		if svc.Lambda != nil {
+			parts = append(parts, buildLambdaService(s, svc)...)
+		}
+	}
+	return append(parts, buildInvokeGrant(s)...), nil
+}
+
+// buildSelfHosted composes a self-hosted server with its network, identity
+// and logs.
+func buildSelfHosted(s *stack) ([]part, error) {
 	netParts, at := buildNetwork(s)
 	parts := append(netParts, buildSecurityGroups(s, at)...)
 	parts = append(parts, buildIdentity(s)...)
 	parts = append(parts, buildLogGroup(s))
 	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"))
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return append(parts, host), host.key, nil
+	return append(parts, host), nil
+}
+
+// readiness reports one readiness condition on the composite and claim.
+func readiness(rsp *fnv1.RunFunctionResponse, condition string, waiting []string) {
+	if len(waiting) > 0 {
+		response.ConditionFalse(rsp, condition, "Creating").WithMessage(waitingMessage(waiting)).TargetCompositeAndClaim()
+		return
+	}
+	response.ConditionTrue(rsp, condition, "Available").TargetCompositeAndClaim()
 }
 
 // setStatus writes the stack's status into the desired composite.

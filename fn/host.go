@@ -30,7 +30,7 @@ func buildLogGroup(s *stack) part {
 	if sh.Retain() {
 		lg.SetDeletionPolicy(xpv1.DeletionOrphan)
 	}
-	return part{keyLogGroup, lg}
+	return part{key: keyLogGroup, mr: lg}
 }
 
 // buildHost composes the EC2 instance that runs Restate.
@@ -87,5 +87,5 @@ func buildHost(s *stack, at placement, fp *field.Path) (part, error) {
 	if err != nil {
 		return part{}, err
 	}
-	return part{keyInstancePrefix + hashOf(string(launch)), &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}}, nil
+	return part{key: keyInstancePrefix + hashOf(string(launch)), mr: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}}, nil
 }

@@ -42,17 +42,17 @@ func buildIdentity(s *stack) []part {
 	}
 
 	parts := []part{
-		{keyInstanceRole, &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
+		{key: keyInstanceRole, mr: &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
 			Description:              ptr.To("Restate server host of stack " + s.Name),
 			AssumeRolePolicyDocument: trustService("ec2.amazonaws.com"),
 		}}}},
-		{keyInstanceRoleSSM, attach(ssmManagedInstanceCore)},
-		{keyInstanceProfile, &iamv1alpha1.InstanceProfile{Spec: iamv1alpha1.InstanceProfileSpec{ForProvider: iamv1alpha1.InstanceProfileParameters{
+		{key: keyInstanceRoleSSM, mr: attach(ssmManagedInstanceCore)},
+		{key: keyInstanceProfile, mr: &iamv1alpha1.InstanceProfile{Spec: iamv1alpha1.InstanceProfileSpec{ForProvider: iamv1alpha1.InstanceProfileParameters{
 			CustomInstanceProfileParameters: iamv1alpha1.CustomInstanceProfileParameters{RoleRef: roleRef},
 		}}}},
 	}
 	if sh.XRay() {
-		parts = append(parts, part{keyInstanceRoleXRay, attach(xrayWriteOnlyAccess)})
+		parts = append(parts, part{key: keyInstanceRoleXRay, mr: attach(xrayWriteOnlyAccess)})
 	}
 	if s.AccountID == "" {
 		return parts
@@ -63,11 +63,11 @@ func buildIdentity(s *stack) []part {
 		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}, s.logGroupARN(sh.Logs.GroupName)+":*"),
 	)
 	return append(parts,
-		part{keyInvokerRole, &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
+		part{key: keyInvokerRole, mr: &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
 			Description:              ptr.To("Restate invokes Lambda services of stack " + s.Name + " with this role"),
 			AssumeRolePolicyDocument: trustRole(s.roleARN(instanceRole)),
 		}}}},
-		part{keyInstanceRolePolicy, &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
+		part{key: keyInstanceRolePolicy, mr: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
 			Document:    extv1.JSON{Raw: []byte(hostPolicy)},
 			RoleNameRef: roleRef,
 		}}}},

@@ -68,10 +68,10 @@ func buildNetwork(s *stack) ([]part, placement) {
 		Associations: []ec2.Association{{SubnetIDRef: ref(keyPublicSubnet)}},
 	}}}
 	parts := []part{
-		{keyVPC, vpc},
-		{keyInternetGateway, igw},
-		{keyPublicSubnet, public},
-		{keyPublicRouteTable, publicRoutes},
+		{key: keyVPC, mr: vpc},
+		{key: keyInternetGateway, mr: igw},
+		{key: keyPublicSubnet, mr: public},
+		{key: keyPublicRouteTable, mr: publicRoutes},
 	}
 	if sh.Public() {
 		return parts, placement{SubnetRef: ref(keyPublicSubnet), VPCRef: vpcRef}
@@ -94,10 +94,10 @@ func buildNetwork(s *stack) ([]part, placement) {
 		Associations: []ec2.Association{{SubnetIDRef: ref(keyPrivateSubnet)}},
 	}}}
 	parts = append(parts,
-		part{keyNATAddress, eip},
-		part{keyNATGateway, nat},
-		part{keyPrivateSubnet, private},
-		part{keyPrivateRouteTable, privateRoutes},
+		part{key: keyNATAddress, mr: eip},
+		part{key: keyNATGateway, mr: nat},
+		part{key: keyPrivateSubnet, mr: private},
+		part{key: keyPrivateRouteTable, mr: privateRoutes},
 	)
 	return parts, placement{SubnetRef: ref(keyPrivateSubnet), VPCRef: vpcRef}
 }
@@ -142,9 +142,9 @@ func buildSecurityGroups(s *stack, at placement) []part {
 	admin.Spec.ForProvider.SourceSecurityGroupIDRef = &xpv1.Reference{Name: awsName(s.Name, keyAdminGroup)}
 
 	return []part{
-		{keyIngressGroup, group(keyIngressGroup, "Restate ingress of stack "+s.Name)},
-		{keyAdminGroup, group(keyAdminGroup, "Restate admin API of stack "+s.Name)},
-		{keyIngressRule, ingress},
-		{keyAdminRule, admin},
+		{key: keyIngressGroup, mr: group(keyIngressGroup, "Restate ingress of stack "+s.Name)},
+		{key: keyAdminGroup, mr: group(keyAdminGroup, "Restate admin API of stack "+s.Name)},
+		{key: keyIngressRule, mr: ingress},
+		{key: keyAdminRule, mr: admin},
 	}
 }

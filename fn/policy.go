@@ -76,3 +76,7 @@ func accountOfARN(arn string) string {
 	}
 	return f[4]
 }
+
+func (s *stack) functionARN(name string) string {
+	return "arn:" + partition(s.Region) + ":lambda:" + s.Region + ":" + s.AccountID + ":function:" + name
+}

@@ -6,6 +6,7 @@ import (
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
+	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
@@ -23,6 +24,7 @@ func init() {
 		iam.SchemeBuilder.AddToScheme,
 		iamv1alpha1.SchemeBuilder.AddToScheme,
 		logs.SchemeBuilder.AddToScheme,
+		lambda.SchemeBuilder.AddToScheme,
 	} {
 		if err := add(composed.Scheme); err != nil {
 			panic(err)
@@ -45,12 +47,14 @@ type managed interface {
 type part struct {
 	key string
 	mr  managed
+	// name of the object, if it must differ from <stack>-<key>.
+	name string
 }
 
 // Kinds that have no tags, and the one whose tags are a map, in provider-aws.
 var (
 	untaggedKinds = map[string]bool{"SecurityGroupRule": true, "RolePolicy": true, "RolePolicyAttachment": true}
-	mapTagKinds   = map[string]bool{"LogGroup": true}
+	mapTagKinds   = map[string]bool{"LogGroup": true, "Function": true}
 )
 
 // stamp gives every part what all of a stack's resources share (object
@@ -60,7 +64,10 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 	out := make(map[resource.Name]*resource.DesiredComposed, len(parts))
 	for _, p := range parts {
 		mr := p.mr
-		name := awsName(s.Name, p.key)
+		name := p.name
+		if name == "" {
+			name = awsName(s.Name, p.key)
+		}
 		mr.SetName(name)
 		mr.SetProviderConfigReference(&xpv1.Reference{Name: s.ProviderConfig})
 		// A builder may orphan a resource (the retained log group); the

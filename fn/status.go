@@ -45,35 +45,64 @@ func observedString(observed map[resource.Name]resource.ObservedComposed, name, 
 	return v
 }
 
-// observedAccount finds the AWS account id in an observed role's ARN, for
-// platforms that do not put it in the function's input.
+// observedAccount finds the AWS account id in an observed ARN, for
+// platforms that do not put it in the function's input. Roles are the
+// first resources with an ARN in every kind of stack.
 func observedAccount(observed map[resource.Name]resource.ObservedComposed) string {
-	for _, key := range []string{keyInstanceRole, keyInvokerRole} {
-		if a := accountOfARN(observedString(observed, key, "status.atProvider.arn")); a != "" {
-			return a
+	for _, name := range sortedKeys(observed) {
+		o := observed[name]
+		for _, path := range []string{"status.atProvider.arn", "status.atProvider.functionARN"} {
+			arn, _ := o.Resource.GetString(path)
+			if a := accountOfARN(arn); a != "" {
+				return a
+			}
 		}
 	}
 	return ""
 }
 
-// stackStatus derives the stack's status from what is observed. The URLs
-// appear once the instance reports its DNS name: the private one, or the
-// public one for a host in a public subnet.
-func stackStatus(s *stack, instanceKey string, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) v1alpha1.RestateStackStatus {
-	sh := s.SelfHosted
-	ingressPort, adminPort := sh.Ports()
+// stackStatus derives the stack's status from what is observed.
+func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) v1alpha1.RestateStackStatus {
 	st := v1alpha1.RestateStackStatus{
-		InvokerRoleARN: observedString(observed, keyInvokerRole, "status.atProvider.arn"),
-		SelfHosted: &v1alpha1.SelfHostedStatus{
-			InstanceID:             observedString(observed, instanceKey, "status.atProvider.instanceId"),
-			PrivateDNSName:         observedString(observed, instanceKey, "status.atProvider.privateDnsName"),
-			PublicDNSName:          observedString(observed, instanceKey, "status.atProvider.publicDnsName"),
-			IngressPort:            ingressPort,
-			AdminPort:              adminPort,
-			IngressSecurityGroupID: observedString(observed, keyIngressGroup, "status.atProvider.securityGroupID"),
-			AdminSecurityGroupID:   observedString(observed, keyAdminGroup, "status.atProvider.securityGroupID"),
-		},
 		Resources: fmt.Sprintf("%d/%d", len(desired)-len(notReady(desired)), len(desired)),
+		Services:  servicesStatus(s, desired, observed),
+	}
+	switch {
+	case s.SelfHosted != nil:
+		selfHostedStatus(s, &st, desired, observed)
+	case s.Cloud != nil:
+		st.AdminURL, st.IngressURL = cloudURLs(s.Cloud)
+		st.InvokerRoleARN = s.Cloud.InvokerRoleARN
+		if st.InvokerRoleARN == "" {
+			st.InvokerRoleARN = observedString(observed, keyInvokerRole, "status.atProvider.arn")
+		}
+	case s.External != nil:
+		st.AdminURL, st.IngressURL, st.InvokerRoleARN = s.External.AdminURL, s.External.IngressURL, s.External.InvokerRoleARN
+	}
+	return st
+}
+
+// selfHostedStatus reports the server. The URLs appear once the instance
+// reports its DNS name: the private one, or the public one for a host in a
+// public subnet.
+func selfHostedStatus(s *stack, st *v1alpha1.RestateStackStatus, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) {
+	sh := s.SelfHosted
+	instanceKey := ""
+	for name := range desired {
+		if strings.HasPrefix(string(name), keyInstancePrefix) {
+			instanceKey = string(name)
+		}
+	}
+	ingressPort, adminPort := sh.Ports()
+	st.InvokerRoleARN = observedString(observed, keyInvokerRole, "status.atProvider.arn")
+	st.SelfHosted = &v1alpha1.SelfHostedStatus{
+		InstanceID:             observedString(observed, instanceKey, "status.atProvider.instanceId"),
+		PrivateDNSName:         observedString(observed, instanceKey, "status.atProvider.privateDnsName"),
+		PublicDNSName:          observedString(observed, instanceKey, "status.atProvider.publicDnsName"),
+		IngressPort:            ingressPort,
+		AdminPort:              adminPort,
+		IngressSecurityGroupID: observedString(observed, keyIngressGroup, "status.atProvider.securityGroupID"),
+		AdminSecurityGroupID:   observedString(observed, keyAdminGroup, "status.atProvider.securityGroupID"),
 	}
 	host := st.SelfHosted.PrivateDNSName
 	if sh.Public() {
@@ -82,7 +111,46 @@ func stackStatus(s *stack, instanceKey string, desired map[resource.Name]*resour
 	if host != "" {
 		st.AdminURL, st.IngressURL = serverURLs(host, sh.TLSEnabled(), ingressPort, adminPort)
 	}
-	return st
+}
+
+// servicesStatus reports each service: what Lambda observed of its
+// function, and whether all its resources are ready.
+func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) []v1alpha1.ServiceStatus {
+	if len(s.Services) == 0 {
+		return nil
+	}
+	_, waiting := splitByService(notReady(desired))
+	busy := map[string]bool{}
+	for _, key := range waiting {
+		busy[serviceOfKey(key)] = true
+	}
+	out := make([]v1alpha1.ServiceStatus, 0, len(s.Services))
+	for _, svc := range s.Services {
+		st := v1alpha1.ServiceStatus{Name: svc.Name, Ready: !busy[svc.Name]}
+		if svc.HTTP != nil {
+			st.Kind, st.URI = "HTTP", svc.HTTP.URI
+		} else {
+			key := serviceKey(svc.Name, "")
+			st.Kind = "Lambda"
+			st.FunctionARN = observedString(observed, key, "status.atProvider.functionARN")
+			st.CodeSHA256 = observedString(observed, key, "status.atProvider.codeSHA256")
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// splitByService splits resource names into the environment's and the
+// services'.
+func splitByService(keys []string) (environment, services []string) {
+	for _, k := range keys {
+		if serviceOfKey(k) != "" {
+			services = append(services, k)
+		} else {
+			environment = append(environment, k)
+		}
+	}
+	return environment, services
 }
 
 // serverURLs builds the admin and ingress URLs of a host. With TLS the

@@ -48,6 +48,25 @@ type RestateStackSpec struct {
 	// Environment is the Restate environment the stack's services register
 	// with. Exactly one kind must be set.
 	Environment EnvironmentSpec `json:"environment"`
+
+	// Services of the stack, each registered with the environment.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	Services []ServiceSpec `json:"services,omitempty"`
+
+	// Registration defaults for every service; a service's own registration
+	// options override them.
+	// +optional
+	Registration RegistrationOptions `json:"registration,omitempty"`
+
+	// Versioning says which Lambda version is registered: Published (a
+	// version per code change, which in-flight invocations keep) or Latest
+	// ($LATEST, forced). Defaults to the platform's default, else Latest,
+	// the one that needs no AWS identity in the cluster.
+	// +optional
+	Versioning VersioningMode `json:"versioning,omitempty"`
 }
 
 // ProviderConfigReference names a provider-aws ProviderConfig.
@@ -59,13 +78,21 @@ type ProviderConfigReference struct {
 }
 
 // EnvironmentSpec chooses where Restate runs. It is a union: exactly one
-// member is set. Restate Cloud and existing environments join it later.
-// +kubebuilder:validation:XValidation:rule="[has(self.selfHosted)].filter(x, x).size() == 1",message="exactly one of selfHosted must be set"
+// member is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.selfHosted), has(self.cloud), has(self.external)].filter(x, x).size() == 1",message="exactly one of selfHosted, cloud or external must be set"
 type EnvironmentSpec struct {
 	// SelfHosted runs a single-node Restate server on an EC2 instance that the
 	// stack creates, with its network, IAM roles and log group.
 	// +optional
 	SelfHosted *SelfHostedSpec `json:"selfHosted,omitempty"`
+
+	// Cloud is an environment of Restate Cloud.
+	// +optional
+	Cloud *CloudEnvironmentSpec `json:"cloud,omitempty"`
+
+	// External is any other Restate environment that already runs.
+	// +optional
+	External *ExternalEnvironmentSpec `json:"external,omitempty"`
 }
 
 // RestateStackStatus is what the stack reports back.
@@ -86,6 +113,12 @@ type RestateStackStatus struct {
 	// SelfHosted reports the self-hosted server's details.
 	// +optional
 	SelfHosted *SelfHostedStatus `json:"selfHosted,omitempty"`
+
+	// Services reports each service of spec.services, in that order.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Services []ServiceStatus `json:"services,omitempty"`
 
 	// Resources counts the stack's composed AWS resources and how many are
 	// ready, for example "14/16".

@@ -65,6 +65,24 @@ type StackPolicy struct {
 	// +optional
 	AllowedImageRepositories []string `json:"allowedImageRepositories,omitempty"`
 
+	// DefaultVersioning of stacks that name none: Published or Latest
+	// (see the claim's spec.versioning). Defaults to Latest, which needs no
+	// AWS identity in the cluster.
+	// +optional
+	// +kubebuilder:validation:Enum=Published;Latest
+	DefaultVersioning string `json:"defaultVersioning,omitempty"`
+
+	// AllowedCodeBuckets a claim's Lambda code may come from, as bucket
+	// names or shell patterns such as "team-*-artifacts".
+	// +optional
+	AllowedCodeBuckets []string `json:"allowedCodeBuckets,omitempty"`
+
+	// AllowedFunctionImageRepositories a claim's Lambda container images
+	// may come from, as ECR repository names without tag or digest, or shell
+	// patterns such as "123456789012.dkr.ecr.*.amazonaws.com/*".
+	// +optional
+	AllowedFunctionImageRepositories []string `json:"allowedFunctionImageRepositories,omitempty"`
+
 	// AccountID of the AWS account the stacks live in. With it, policies
 	// name exact ARNs from the first reconcile; without it, the function
 	// waits until the ARNs are observed.

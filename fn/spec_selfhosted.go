@@ -1,0 +1,266 @@
+package fn
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+)
+
+// selfHosted is a SelfHostedSpec with its defaults filled in.
+type selfHosted struct {
+	v1alpha1.SelfHostedSpec
+	// RestateImage and CollectorImage are normalized image references.
+	RestateImage   string
+	CollectorImage string
+	// CLIVersion is the npm version of the restate CLIs.
+	CLIVersion string
+}
+
+// NewVPC is true when the stack creates its own VPC.
+func (s *selfHosted) NewVPC() bool { return s.Network.Existing == nil }
+
+// Public is true when the host lives in a public subnet.
+func (s *selfHosted) Public() bool { return s.Network.SubnetType == v1alpha1.SubnetPublic }
+
+// TLS is true when nginx terminates TLS on the host.
+func (s *selfHosted) TLSEnabled() bool { return s.TLS.Termination == v1alpha1.TLSSelfSigned }
+
+// Tracing is true when traces go to AWS X-Ray.
+func (s *selfHosted) XRay() bool { return s.Tracing.Mode == v1alpha1.TracingAWSXRay }
+
+// Retain is true when the data volume and log group outlive the stack.
+func (s *selfHosted) Retain() bool { return s.RemovalPolicy == v1alpha1.RemovalRetain }
+
+// Ports the server listens on, as seen from outside the host.
+func (s *selfHosted) Ports() (ingress, admin int32) {
+	if s.TLSEnabled() {
+		return 443, 9073
+	}
+	return 8080, 9070
+}
+
+func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *policy.StackPolicy, fp *field.Path) (*selfHosted, field.ErrorList) {
+	var errs field.ErrorList
+	sh := &selfHosted{SelfHostedSpec: *in.DeepCopy()}
+
+	if sh.InstanceType == "" {
+		sh.InstanceType = p.DefaultInstanceType
+	}
+	if sh.InstanceType == "" {
+		sh.InstanceType = defaultInstanceType
+	}
+	if !instanceTypeRE.MatchString(sh.InstanceType) {
+		errs = append(errs, field.Invalid(fp.Child("instanceType"), sh.InstanceType, "not an EC2 instance type such as t4g.micro"))
+	} else if !matchesAny(p.AllowedInstanceTypes, sh.InstanceType) {
+		errs = append(errs, field.NotSupported(fp.Child("instanceType"), sh.InstanceType, p.AllowedInstanceTypes))
+	}
+	if sh.ImageID == "" {
+		arch := "x86_64"
+		if gravitonRE.MatchString(sh.InstanceType) {
+			arch = "arm64"
+		}
+		sh.ImageID = amiParameterPrefix + arch
+	}
+
+	errs = append(errs, resolveNetwork(region, &sh.Network, fp.Child("network"))...)
+
+	if sh.Logs.GroupName == "" {
+		sh.Logs.GroupName = "/restate/" + name
+	}
+	if sh.Logs.RetentionDays == 0 {
+		sh.Logs.RetentionDays = defaultLogRetentionDays
+	}
+
+	if sh.Tracing.Mode == "" {
+		sh.Tracing.Mode = v1alpha1.TracingDisabled
+	}
+	if sh.Tracing.CollectorImage == "" {
+		sh.Tracing.CollectorImage = defaultCollectorImage
+	}
+	var err *field.Error
+	if sh.XRay() {
+		if sh.CollectorImage, err = resolveImage(sh.Tracing.CollectorImage, "", p.AllowedImageRepositories, fp.Child("tracing", "collectorImage"), nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	img := sh.Restate.Image
+	imgPath := fp.Child("restate", "image")
+	if img == "" {
+		img = p.DefaultRestateImage
+	}
+	if img == "" {
+		img = defaultRestateImage
+	}
+	if sh.Restate.Image == "" && sh.Restate.Tag != "" {
+		// A tag alone picks that tag of the default repository.
+		if ref, err := reference.ParseNormalizedNamed(img); err == nil {
+			img = reference.TrimNamed(ref).String()
+		}
+	}
+	var tag string
+	if sh.RestateImage, err = resolveImage(img, sh.Restate.Tag, p.AllowedImageRepositories, imgPath, &tag); err != nil {
+		errs = append(errs, err)
+	}
+	sh.CLIVersion = sh.Restate.CLIVersion
+	if sh.CLIVersion == "" {
+		sh.CLIVersion = cliVersionFor(tag)
+	}
+
+	if sh.DataVolume.SizeGiB == 0 {
+		sh.DataVolume.SizeGiB = defaultVolumeGiB
+	}
+	if sh.DataVolume.SizeGiB < 1 || sh.DataVolume.SizeGiB > 16384 {
+		errs = append(errs, field.Invalid(fp.Child("dataVolume", "sizeGiB"), sh.DataVolume.SizeGiB, "must be between 1 and 16384"))
+	}
+	if sh.DataVolume.Type == "" {
+		sh.DataVolume.Type = defaultVolumeType
+	}
+
+	c := &sh.Config
+	if c.ClusterName == "" {
+		c.ClusterName = name
+	}
+	if c.BootstrapNumPartitions == 0 {
+		c.BootstrapNumPartitions = defaultPartitions
+	}
+	if c.BootstrapNumPartitions < 1 || c.BootstrapNumPartitions > 65535 {
+		errs = append(errs, field.Invalid(fp.Child("config", "bootstrapNumPartitions"), c.BootstrapNumPartitions, "must be between 1 and 65535"))
+	}
+	if c.RocksDBTotalMemorySize == "" {
+		c.RocksDBTotalMemorySize = defaultRocksDBMemory
+	}
+	for _, k := range sortedKeys(c.Environment) {
+		ep := fp.Child("config", "environment").Key(k)
+		if !envNameRE.MatchString(k) {
+			errs = append(errs, field.Invalid(ep, k, "not an environment variable name (letters, digits and _, not starting with a digit)"))
+		}
+		// Docker's env file has one variable a line; anything else in a value
+		// is passed to the container literally.
+		if strings.ContainsAny(c.Environment[k], "\n\r\x00") {
+			errs = append(errs, field.Invalid(ep, "<redacted>", "may not contain newlines or NUL characters"))
+		}
+	}
+
+	if sh.TLS.Termination == "" {
+		sh.TLS.Termination = v1alpha1.TLSNone
+	}
+	if sh.TLS.ProxyReadTimeoutSeconds == 0 {
+		sh.TLS.ProxyReadTimeoutSeconds = defaultProxyReadTimeout
+	}
+	if !sh.TLSEnabled() && sh.TLS.NginxConfigOverride != "" {
+		errs = append(errs, field.Invalid(fp.Child("tls", "nginxConfigOverride"), "<config>", "only applies with termination SelfSigned"))
+	}
+	if sh.RemovalPolicy == "" {
+		sh.RemovalPolicy = v1alpha1.RemovalDestroy
+	}
+	return sh, errs
+}
+
+// resolveNetwork fills in the network defaults: a new VPC whose public and
+// private subnets are the first two /24s of its range, in the region's "a"
+// zone.
+func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if n.SubnetType == "" {
+		n.SubnetType = v1alpha1.SubnetPrivate
+	}
+	if n.Existing != nil {
+		if n.NewVPC != nil {
+			errs = append(errs, field.Invalid(fp.Child("newVpc"), "<newVpc>", "newVpc and existing are mutually exclusive"))
+		}
+		return errs
+	}
+	if n.NewVPC == nil {
+		n.NewVPC = &v1alpha1.NewVPCSpec{}
+	}
+	v := n.NewVPC
+	if v.CIDRBlock == "" {
+		v.CIDRBlock = defaultVPCCIDR
+	}
+	vpc, err := netip.ParsePrefix(v.CIDRBlock)
+	if err != nil || !vpc.Addr().Is4() || vpc.Bits() < 16 || vpc.Bits() > 24 || vpc.Masked() != vpc {
+		return append(errs, field.Invalid(fp.Child("newVpc", "cidrBlock"), v.CIDRBlock, "must be an IPv4 network between /16 and /24, such as 10.0.0.0/16"))
+	}
+	first := vpc.Addr().As4()
+	second := first
+	second[2]++ // the next /24
+	if v.PublicSubnetCIDR == "" {
+		v.PublicSubnetCIDR = netip.PrefixFrom(netip.AddrFrom4(first), 24).String()
+	}
+	if v.PrivateSubnetCIDR == "" {
+		v.PrivateSubnetCIDR = netip.PrefixFrom(netip.AddrFrom4(second), 24).String()
+	}
+	subnets := []struct {
+		name, cidr string
+		used       bool
+	}{{"publicSubnetCidr", v.PublicSubnetCIDR, true}, {"privateSubnetCidr", v.PrivateSubnetCIDR, n.SubnetType == v1alpha1.SubnetPrivate}}
+	var parsed []netip.Prefix
+	for _, sn := range subnets {
+		if !sn.used {
+			continue
+		}
+		p, err := netip.ParsePrefix(sn.cidr)
+		switch {
+		case err != nil || !p.Addr().Is4() || p.Masked() != p:
+			errs = append(errs, field.Invalid(fp.Child("newVpc", sn.name), sn.cidr, "not an IPv4 network such as 10.0.1.0/24"))
+		case p.Bits() < vpc.Bits() || p.Bits() > 28 || !vpc.Contains(p.Addr()):
+			errs = append(errs, field.Invalid(fp.Child("newVpc", sn.name), sn.cidr, fmt.Sprintf("must lie within the VPC's %s and be /28 or larger", vpc)))
+		default:
+			for _, q := range parsed {
+				if q.Overlaps(p) {
+					errs = append(errs, field.Invalid(fp.Child("newVpc", sn.name), sn.cidr, "overlaps the public subnet"))
+				}
+			}
+			parsed = append(parsed, p)
+		}
+	}
+	if v.AvailabilityZone == "" {
+		v.AvailabilityZone = region + "a"
+	} else if !strings.HasPrefix(v.AvailabilityZone, region) || len(v.AvailabilityZone) != len(region)+1 {
+		errs = append(errs, field.Invalid(fp.Child("newVpc", "availabilityZone"), v.AvailabilityZone, fmt.Sprintf("must be a zone of region %s, such as %sa", region, region)))
+	}
+	return errs
+}
+
+// resolveImage parses an image reference, applies a separately given tag,
+// and checks the repository against the platform's allow-list. It returns
+// the normalized reference and, through tagOut, its tag.
+func resolveImage(image, tag string, allowed []string, fp *field.Path, tagOut *string) (string, *field.Error) {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", field.Invalid(fp, image, "not an image reference: "+err.Error())
+	}
+	if t, ok := ref.(reference.Tagged); ok && tag != "" && t.Tag() != tag {
+		return "", field.Invalid(fp, image, fmt.Sprintf("has tag %q but tag says %q", t.Tag(), tag))
+	}
+	if _, ok := ref.(reference.Tagged); !ok && tag != "" {
+		if ref, err = reference.WithTag(ref, tag); err != nil {
+			return "", field.Invalid(fp, image, fmt.Sprintf("cannot apply tag %q: %v", tag, err))
+		}
+	}
+	ref = reference.TagNameOnly(ref) // no tag and no digest means latest
+	if !matchesAny(allowed, ref.Name()) && !matchesAny(allowed, reference.FamiliarName(ref)) {
+		return "", field.NotSupported(fp, reference.FamiliarName(ref), allowed)
+	}
+	if t, ok := ref.(reference.Tagged); ok && tagOut != nil {
+		*tagOut = t.Tag()
+	}
+	return ref.String(), nil
+}
+
+// cliVersionFor picks the npm version of the restate CLIs that matches a
+// server image tag: "1.7" and "1.7.12" name npm versions, "latest" and
+// other tags do not.
+func cliVersionFor(tag string) string {
+	if versionTagRE.MatchString(tag) {
+		return strings.TrimPrefix(tag, "v")
+	}
+	return "latest"
+}

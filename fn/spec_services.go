@@ -1,0 +1,269 @@
+package fn
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+)
+
+// Defaults of Lambda services (Lambda's own, unless noted) and of
+// registration (the CDK's ServiceDeployer).
+const (
+	defaultMemoryMiB      = 128
+	defaultTimeoutSeconds = 3
+	defaultHealthAttempts = 10
+	defaultMaxBackoff     = 20
+	defaultMaxPruned      = 10
+	// maxLambdaEnvBytes is Lambda's limit on all environment variables.
+	maxLambdaEnvBytes = 4096
+	// codeRevisionVar carries a hash of the function's code source. The
+	// provider never compares S3 code, so without it a new key or object
+	// version would never be deployed (see lambda.go).
+	codeRevisionVar = "RESTATE_STACK_CODE_REVISION"
+)
+
+// service is a ServiceSpec with its defaults and registration options
+// resolved.
+type service struct {
+	Name   string
+	Lambda *v1alpha1.LambdaServiceSpec
+	HTTP   *v1alpha1.HTTPServiceSpec
+	// ExpectedServiceName must be among the services discovery finds.
+	ExpectedServiceName string
+	// Grant puts the function in the invoker role's invoke grant.
+	Grant        bool
+	Registration registration
+}
+
+// registration is RegistrationOptions with every default resolved.
+type registration struct {
+	Private, Force, Breaking bool
+	RemovalPolicy            v1alpha1.RemovalPolicy
+	Prune                    bool
+	RevisionHistoryLimit     int32
+	MaxPrunedPerRun          int32
+	AdminURL                 string
+	Insecure                 bool
+	HealthCheckAttempts      int32
+	MaxBackoffSeconds        int32
+}
+
+var (
+	serviceNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	bucketRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	// ecrImageRE matches a private ECR repository and captures its region.
+	ecrImageRE = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/`)
+	// Environment variables Lambda sets itself and refuses from a function.
+	reservedLambdaEnv = map[string]bool{
+		"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_REGION": true, "AWS_DEFAULT_REGION": true,
+		"AWS_EXECUTION_ENV": true, "AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true,
+		"AWS_SESSION_TOKEN": true, "LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true, codeRevisionVar: true,
+	}
+)
+
+const maxServiceNameLength = 32
+
+// resolveServices validates spec.services and resolves each entry's
+// registration options over the stack's spec.registration.
+func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.RegistrationOptions, p *policy.StackPolicy, spec *field.Path) ([]service, field.ErrorList) {
+	errs := checkRegistrationOptions(defaults, spec.Child("registration"))
+	seen := map[string]bool{}
+	out := make([]service, 0, len(in))
+	for i, sv := range in {
+		fp := spec.Child("services").Index(i)
+		switch {
+		case !serviceNameRE.MatchString(sv.Name) || len(sv.Name) > maxServiceNameLength:
+			errs = append(errs, field.Invalid(fp.Child("name"), sv.Name, fmt.Sprintf("must be at most %d lowercase letters, digits and dashes, starting with a letter, so that <stack>-fn-<name> is a valid Lambda function name", maxServiceNameLength)))
+		case seen[sv.Name]:
+			errs = append(errs, field.Duplicate(fp.Child("name"), sv.Name))
+		}
+		seen[sv.Name] = true
+
+		r := service{Name: sv.Name, ExpectedServiceName: sv.ExpectedServiceName, Grant: !sv.SkipInvokeFunctionGrant}
+		switch {
+		case sv.Lambda == nil && sv.HTTP == nil:
+			errs = append(errs, field.Required(fp, "exactly one of lambda or http must be set"))
+		case sv.Lambda != nil && sv.HTTP != nil:
+			errs = append(errs, field.Invalid(fp, "lambda, http", "exactly one of lambda or http must be set"))
+		case sv.Lambda != nil:
+			var lerrs field.ErrorList
+			r.Lambda, lerrs = resolveLambda(s.Region, *sv.Lambda, p, fp.Child("lambda"))
+			errs = append(errs, lerrs...)
+		default:
+			r.HTTP = sv.HTTP.DeepCopy()
+			r.Grant = false
+			errs = append(errs, checkURL(r.HTTP.URI, fp.Child("http", "uri"), true)...)
+			if sv.SkipInvokeFunctionGrant {
+				errs = append(errs, field.Invalid(fp.Child("skipInvokeFunctionGrant"), true, "only applies to lambda services"))
+			}
+		}
+		var rerrs field.ErrorList
+		r.Registration, rerrs = resolveRegistration(s, r, defaults, sv.Registration, fp.Child("registration"))
+		errs = append(errs, rerrs...)
+		out = append(out, r)
+	}
+	return out, errs
+}
+
+// resolveLambda validates a Lambda service and fills in its defaults.
+func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.StackPolicy, fp *field.Path) (*v1alpha1.LambdaServiceSpec, field.ErrorList) {
+	var errs field.ErrorList
+	l := in.DeepCopy()
+	code := fp.Child("code")
+	switch {
+	case l.Code.S3 == nil && l.Code.ImageURI == "":
+		errs = append(errs, field.Required(code, "exactly one of s3 or imageUri must be set"))
+	case l.Code.S3 != nil && l.Code.ImageURI != "":
+		errs = append(errs, field.Invalid(code, "s3, imageUri", "exactly one of s3 or imageUri must be set"))
+	case l.Code.S3 != nil:
+		b := l.Code.S3.Bucket
+		switch {
+		case !bucketRE.MatchString(b):
+			errs = append(errs, field.Invalid(code.Child("s3", "bucket"), b, "not an S3 bucket name"))
+		case !matchesAny(p.AllowedCodeBuckets, b):
+			errs = append(errs, field.NotSupported(code.Child("s3", "bucket"), b, p.AllowedCodeBuckets))
+		}
+		if l.Code.S3.Key == "" {
+			errs = append(errs, field.Required(code.Child("s3", "key"), "the key of the code archive"))
+		}
+		if l.Runtime == "" {
+			errs = append(errs, field.Required(fp.Child("runtime"), "code from S3 needs a runtime"))
+		}
+		if l.Handler == "" {
+			errs = append(errs, field.Required(fp.Child("handler"), "code from S3 needs a handler"))
+		}
+	default:
+		errs = append(errs, checkFunctionImage(region, l.Code.ImageURI, p.AllowedFunctionImageRepositories, code.Child("imageUri"))...)
+		if l.Runtime != "" {
+			errs = append(errs, field.Forbidden(fp.Child("runtime"), "an image brings its own runtime"))
+		}
+		if l.Handler != "" {
+			errs = append(errs, field.Forbidden(fp.Child("handler"), "an image sets its handler itself"))
+		}
+	}
+	if l.Architecture == "" {
+		l.Architecture = v1alpha1.ArchitectureARM64
+	}
+	if l.Architecture != v1alpha1.ArchitectureARM64 && l.Architecture != v1alpha1.ArchitectureX86_64 {
+		errs = append(errs, field.NotSupported(fp.Child("architecture"), l.Architecture, []v1alpha1.LambdaArchitecture{v1alpha1.ArchitectureARM64, v1alpha1.ArchitectureX86_64}))
+	}
+	if l.MemorySizeMiB == 0 {
+		l.MemorySizeMiB = defaultMemoryMiB
+	}
+	if l.MemorySizeMiB < 128 || l.MemorySizeMiB > 10240 {
+		errs = append(errs, field.Invalid(fp.Child("memorySizeMiB"), l.MemorySizeMiB, "must be between 128 and 10240"))
+	}
+	if l.TimeoutSeconds == 0 {
+		l.TimeoutSeconds = defaultTimeoutSeconds
+	}
+	if l.TimeoutSeconds < 1 || l.TimeoutSeconds > 900 {
+		errs = append(errs, field.Invalid(fp.Child("timeoutSeconds"), l.TimeoutSeconds, "must be between 1 and 900"))
+	}
+	if l.LogRetentionDays == 0 {
+		l.LogRetentionDays = defaultLogRetentionDays
+	}
+	size := len(codeRevisionVar) + 8
+	for _, k := range sortedKeys(l.Environment) {
+		ep := fp.Child("environment").Key(k)
+		switch {
+		case !envNameRE.MatchString(k):
+			errs = append(errs, field.Invalid(ep, k, "not an environment variable name (letters, digits and _, not starting with a digit)"))
+		case reservedLambdaEnv[k] || strings.HasPrefix(k, "AWS_LAMBDA_"):
+			errs = append(errs, field.Forbidden(ep, "reserved: Lambda or this stack sets it"))
+		}
+		size += len(k) + len(l.Environment[k])
+	}
+	if size > maxLambdaEnvBytes {
+		errs = append(errs, field.TooLong(fp.Child("environment"), "<environment>", maxLambdaEnvBytes))
+	}
+	return l, errs
+}
+
+// checkFunctionImage accepts a tagged or digested image of a private ECR
+// repository in the stack's region, as Lambda requires.
+func checkFunctionImage(region, image string, allowed []string, fp *field.Path) field.ErrorList {
+	m := ecrImageRE.FindStringSubmatch(image)
+	if m == nil {
+		return field.ErrorList{field.Invalid(fp, image, "must be an image in Amazon ECR: <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")}
+	}
+	if m[1] != region {
+		return field.ErrorList{field.Invalid(fp, image, fmt.Sprintf("must be in the stack's region %s; Lambda pulls images only from its own region", region))}
+	}
+	ref, err := reference.ParseNamed(image)
+	if err != nil {
+		return field.ErrorList{field.Invalid(fp, image, "not an image reference: "+err.Error())}
+	}
+	_, tagged := ref.(reference.Tagged)
+	_, digested := ref.(reference.Digested)
+	if !tagged && !digested {
+		return field.ErrorList{field.Invalid(fp, image, "needs a tag or digest")}
+	}
+	if !matchesAny(allowed, ref.Name()) {
+		return field.ErrorList{field.NotSupported(fp, ref.Name(), allowed)}
+	}
+	return nil
+}
+
+// resolveRegistration merges a service's registration options over the
+// stack's, field by field, and fills in the defaults.
+func resolveRegistration(s *stack, sv service, stackOpts, own v1alpha1.RegistrationOptions, ownPath *field.Path) (registration, field.ErrorList) {
+	// Endpoints that stay the same across code changes must be forced to
+	// be discovered again: $LATEST and an HTTP URI.
+	sameEndpoint := sv.HTTP != nil || s.Versioning == v1alpha1.VersioningLatest
+	r := registration{
+		Private:              pick(own.Private, stackOpts.Private, false),
+		Force:                pick(own.Force, stackOpts.Force, sameEndpoint),
+		Breaking:             pick(own.Breaking, stackOpts.Breaking, false),
+		Prune:                pick(own.PruneDrainedDeployments, stackOpts.PruneDrainedDeployments, false),
+		RevisionHistoryLimit: pick(own.RevisionHistoryLimit, stackOpts.RevisionHistoryLimit, 0),
+		MaxPrunedPerRun:      pick(own.MaxPrunedPerRun, stackOpts.MaxPrunedPerRun, defaultMaxPruned),
+		Insecure:             pick(own.Insecure, stackOpts.Insecure, s.environmentInsecure()),
+		HealthCheckAttempts:  pick(own.HealthCheck.Attempts, stackOpts.HealthCheck.Attempts, defaultHealthAttempts),
+		MaxBackoffSeconds:    pick(own.HealthCheck.MaxBackoffSeconds, stackOpts.HealthCheck.MaxBackoffSeconds, defaultMaxBackoff),
+		RemovalPolicy:        v1alpha1.RemovalRetain,
+		AdminURL:             own.AdminURL,
+	}
+	if r.AdminURL == "" {
+		r.AdminURL = stackOpts.AdminURL
+	}
+	for _, rp := range []v1alpha1.RemovalPolicy{stackOpts.RemovalPolicy, own.RemovalPolicy} {
+		if rp != "" {
+			r.RemovalPolicy = rp
+		}
+	}
+
+	return r, checkRegistrationOptions(own, ownPath)
+}
+
+// checkRegistrationOptions checks what the XRD's schema checks too, for
+// composites that did not pass it (crossplane render).
+func checkRegistrationOptions(o v1alpha1.RegistrationOptions, fp *field.Path) field.ErrorList {
+	errs := checkURL(o.AdminURL, fp.Child("adminUrl"), false)
+	if rp := o.RemovalPolicy; rp != "" && rp != v1alpha1.RemovalRetain && rp != v1alpha1.RemovalDestroy {
+		errs = append(errs, field.NotSupported(fp.Child("removalPolicy"), rp, []v1alpha1.RemovalPolicy{v1alpha1.RemovalRetain, v1alpha1.RemovalDestroy}))
+	}
+	hc := fp.Child("healthCheck")
+	errs = append(errs, checkRange(o.HealthCheck.Attempts, 1, 100, hc.Child("attempts"))...)
+	errs = append(errs, checkRange(o.HealthCheck.MaxBackoffSeconds, 1, 600, hc.Child("maxBackoffSeconds"))...)
+	errs = append(errs, checkRange(o.RevisionHistoryLimit, 0, 1000, fp.Child("revisionHistoryLimit"))...)
+	return append(errs, checkRange(o.MaxPrunedPerRun, 1, 1000, fp.Child("maxPrunedPerRun"))...)
+}
+
+// pick returns the first value that is set, else the default.
+func pick[T any](own, stackDefault *T, def T) T {
+	return ptr.Deref(own, ptr.Deref(stackDefault, def))
+}
+
+func checkRange(v *int32, lo, hi int32, fp *field.Path) field.ErrorList {
+	if v != nil && (*v < lo || *v > hi) {
+		return field.ErrorList{field.Invalid(fp, *v, fmt.Sprintf("must be between %d and %d", lo, hi))}
+	}
+	return nil
+}
