@@ -296,10 +296,15 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 		if err != nil {
 			return nil, err
 		}
-		if err := WriteObserved(Composed(docs), observed); err != nil {
+		composed := Composed(docs)
+		if err := WriteObserved(composed, observed); err != nil {
 			return nil, err
 		}
-		if settled, err = Render(ctx, t, r, fnAddress, xrFile, observed); err != nil {
+		dir := observed
+		if len(composed) == 0 {
+			dir = "" // render refuses an empty directory
+		}
+		if settled, err = Render(ctx, t, r, fnAddress, xrFile, dir); err != nil {
 			return nil, err
 		}
 	}
@@ -320,6 +325,15 @@ func Summarize(w io.Writer, ex Example) error {
 			st, _, _ := unstructured.NestedMap(d.Object, "status")
 			fmt.Fprintf(w, "   status: adminUrl=%v ingressUrl=%v invokerRoleArn=%v resources=%v\n",
 				st["adminUrl"], st["ingressUrl"], st["invokerRoleArn"], st["resources"])
+			svcs, _, _ := unstructured.NestedSlice(d.Object, "status", "services")
+			for _, sv := range svcs {
+				m, _ := sv.(map[string]any)
+				at := m["functionArn"]
+				if m["uri"] != nil {
+					at = m["uri"]
+				}
+				fmt.Fprintf(w, "   service %v (%v): ready=%v %v\n", m["name"], m["kind"], m["ready"], at)
+			}
 		case strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/"):
 			msg, _, _ := unstructured.NestedString(d.Object, "message")
 			sev, _, _ := unstructured.NestedString(d.Object, "severity")

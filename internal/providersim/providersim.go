@@ -9,6 +9,7 @@ package providersim
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -66,6 +67,16 @@ func Observe(u *unstructured.Unstructured) error {
 		external = group
 		at["arn"] = fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", region, Account, group)
 		at["logGroupName"] = group
+	case "Function":
+		// The code hash changes with the code source, as Lambda's would
+		// with new code.
+		code, _, _ := unstructured.NestedMap(u.Object, "spec", "forProvider", "code")
+		role, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "roleRef", "name")
+		sum := sha256.Sum256([]byte(fmt.Sprint(code)))
+		at["functionARN"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, Account, name)
+		at["functionName"], at["version"], at["state"], at["lastUpdateStatus"] = name, "$LATEST", "Active", "Successful"
+		at["codeSHA256"] = base64.StdEncoding.EncodeToString(sum[:])
+		at["role"] = "arn:aws:iam::" + Account + ":role/" + role
 	case "Instance":
 		external = id("i")
 		ip := ipOf(name, "10.0.1.")
