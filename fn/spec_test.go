@@ -160,42 +160,51 @@ func TestInvalidClaims(t *testing.T) {
 			if tc.policy != nil {
 				tc.policy(p)
 			}
-			req := newRequest(t, newXR(tc.xr), p)
-			// What an earlier reconcile composed must survive the bad update.
-			existing := &fnv1.Resource{Resource: &structpb.Struct{Fields: map[string]*structpb.Value{
-				"apiVersion": structpb.NewStringValue("ec2.aws.crossplane.io/v1beta1"),
-				"kind":       structpb.NewStringValue("VPC"),
-			}}}
-			req.Desired.Resources = map[string]*fnv1.Resource{keyVPC: existing}
-			rsp := run(t, req)
-
-			var fatal string
-			for _, r := range rsp.GetResults() {
-				if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
-					fatal = r.GetMessage()
-				}
-			}
-			if !strings.Contains(fatal, tc.wantField+":") || !strings.Contains(fatal, tc.wantText) {
-				t.Errorf("fatal result %q: want field %s and %q", fatal, tc.wantField, tc.wantText)
-			}
-			var cond *fnv1.Condition
-			for _, c := range rsp.GetConditions() {
-				if c.GetType() == ConditionValid {
-					cond = c
-				}
-			}
-			if cond == nil || cond.GetStatus() != fnv1.Status_STATUS_CONDITION_FALSE || !strings.Contains(cond.GetMessage(), tc.wantField) ||
-				cond.GetTarget() != fnv1.Target_TARGET_COMPOSITE_AND_CLAIM {
-				t.Errorf("Valid condition %v: want False on the claim, naming %s", cond, tc.wantField)
-			}
-			if got := rsp.GetDesired().GetResources(); len(got) != 1 || got[keyVPC] == nil {
-				keys := make([]string, 0, len(got))
-				for k := range got {
-					keys = append(keys, k)
-				}
-				t.Errorf("desired resources changed on a bad claim: %v", keys)
-			}
+			wantRejected(t, newXR(tc.xr), p, tc.wantField, tc.wantText)
 		})
+	}
+}
+
+// wantRejected runs the function on a bad claim and checks that it gets a
+// fatal result and a Valid=False condition naming the exact field at fault,
+// and that the desired state comes back as it went in, so nothing that
+// exists is deleted.
+func wantRejected(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, wantField, wantText string) {
+	t.Helper()
+	req := newRequest(t, xr, p)
+	// What an earlier reconcile composed must survive the bad update.
+	existing := &fnv1.Resource{Resource: &structpb.Struct{Fields: map[string]*structpb.Value{
+		"apiVersion": structpb.NewStringValue("ec2.aws.crossplane.io/v1beta1"),
+		"kind":       structpb.NewStringValue("VPC"),
+	}}}
+	req.Desired.Resources = map[string]*fnv1.Resource{keyVPC: existing}
+	rsp := run(t, req)
+
+	var fatal string
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+			fatal = r.GetMessage()
+		}
+	}
+	if !strings.Contains(fatal, wantField+":") || !strings.Contains(fatal, wantText) {
+		t.Errorf("fatal result %q: want field %s and %q", fatal, wantField, wantText)
+	}
+	var cond *fnv1.Condition
+	for _, c := range rsp.GetConditions() {
+		if c.GetType() == ConditionValid {
+			cond = c
+		}
+	}
+	if cond == nil || cond.GetStatus() != fnv1.Status_STATUS_CONDITION_FALSE || !strings.Contains(cond.GetMessage(), wantField) ||
+		cond.GetTarget() != fnv1.Target_TARGET_COMPOSITE_AND_CLAIM {
+		t.Errorf("Valid condition %v: want False on the claim, naming %s", cond, wantField)
+	}
+	if got := rsp.GetDesired().GetResources(); len(got) != 1 || got[keyVPC] == nil {
+		keys := make([]string, 0, len(got))
+		for k := range got {
+			keys = append(keys, k)
+		}
+		t.Errorf("desired resources changed on a bad claim: %v", keys)
 	}
 }
 
