@@ -15,6 +15,8 @@ FUNCTION := $(BIN)/function
 # A real Restate server from npm, for tests that check what Restate accepts.
 RESTATE_VERSION := 1.7.12
 RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
+# A real Restate service built with the Go SDK, for registration tests.
+RESTATE_SERVICE := $(BIN)/restateservice
 
 .PHONY: all tools build generate check-generate render test unit render-test golden packages clean
 
@@ -32,6 +34,9 @@ tools: $(CROSSPLANE) $(CROSSPLANE_CORE) $(CONTROLLER_GEN)
 
 $(RESTATE_SERVER):
 	npm install --prefix $(OUT)/restate --no-audit --no-fund @restatedev/restate-server@$(RESTATE_VERSION)
+
+$(RESTATE_SERVICE): test/restateservice/go.mod test/restateservice/go.sum test/restateservice/main.go
+	$(GO) build -C test/restateservice -o $@ .
 
 ## The function's static binary, as the Dockerfile builds it.
 build:
@@ -56,8 +61,10 @@ unit: $(RESTATE_SERVER)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	RESTATE_SERVER=$(RESTATE_SERVER) $(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./hack/...
 
-render-test: $(CROSSPLANE) $(CROSSPLANE_CORE) build
-	$(GO) test -count=1 ./test/...
+## Render goldens and validation, and registration against a real
+## restate-server and Restate service.
+render-test: $(CROSSPLANE) $(CROSSPLANE_CORE) $(RESTATE_SERVER) $(RESTATE_SERVICE) build
+	RESTATE_SERVER=$(RESTATE_SERVER) RESTATE_SERVICE=$(RESTATE_SERVICE) $(GO) test -count=1 ./test/...
 
 ## Rewrites the render golden files under test/golden from the current code.
 golden: $(CROSSPLANE) $(CROSSPLANE_CORE) build

@@ -37,7 +37,8 @@ func (c *serveCmd) Run() error {
 }
 
 type cli struct {
-	Serve serveCmd `cmd:"" default:"withargs" help:"Serve the composition function (the default)."`
+	Serve    serveCmd    `cmd:"" default:"withargs" help:"Serve the composition function (the default)."`
+	Register registerCmd `cmd:"" help:"Register a service endpoint with a Restate environment (what registration Jobs run)."`
 }
 
 func main() {

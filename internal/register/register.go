@@ -1,0 +1,355 @@
+// Package register keeps one service endpoint (a Lambda version or an HTTP
+// URI) registered with a Restate environment, step by step as the CDK's
+// registration handler does (parity.md section 5): wait for the admin API
+// to be healthy, register, check the expected service, mark services
+// public or private, prune drained deployments; or deregister the
+// endpoint. The `register` command of the function's binary runs it in a
+// Job.
+package register
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/restateadmin"
+)
+
+// Versioning modes of a Lambda endpoint.
+const (
+	// VersioningLatest registers <arn>:$LATEST.
+	VersioningLatest = "Latest"
+	// VersioningPublished publishes a version of the code it is given and
+	// registers <arn>:<version>.
+	VersioningPublished = "Published"
+)
+
+// Options of one run. Defaults (see Defaults) follow the CDK.
+type Options struct {
+	AdminURL string
+	// Token is the admin API's bearer token, if it needs one.
+	Token    string
+	Insecure bool
+
+	// Exactly one of LambdaARN and URI is set.
+	LambdaARN string
+	URI       string
+	// AssumeRoleARN is the role Restate assumes to invoke the Lambda.
+	AssumeRoleARN string
+	// Versioning qualifies an unqualified LambdaARN: Latest or Published.
+	// Empty registers the ARN as given.
+	Versioning string
+	// CodeSHA256 is the code a Published version must have.
+	CodeSHA256 string
+	Publisher  Publisher
+
+	Force, Breaking, Private bool
+	// ExpectedService must be among the discovered services.
+	ExpectedService string
+
+	Prune                bool
+	RevisionHistoryLimit int
+	MaxPrunedPerRun      int
+
+	Health           Backoff
+	RegisterAttempts int
+	RegisterBackoff  Backoff
+
+	Log io.Writer
+}
+
+// Backoff is an exponential wait between attempts: Initial·2^n, at most
+// Max, plus a random jitter of up to Jitter. Each attempt may take up to
+// RequestTimeout.
+type Backoff struct {
+	Attempts       int
+	Initial, Max   time.Duration
+	Jitter         time.Duration
+	RequestTimeout time.Duration
+}
+
+// Wait is the pause after the n-th failed attempt (n from 1).
+func (b Backoff) Wait(n int) time.Duration {
+	d := b.Max
+	if n < 32 && b.Initial<<n > 0 && b.Initial<<n < b.Max {
+		d = b.Initial << n
+	}
+	if b.Jitter > 0 {
+		d += rand.N(b.Jitter) //nolint:gosec // jitter needs no secrecy
+	}
+	return d
+}
+
+// Defaults are the CDK's: 10 health checks of 5 s each, the wait between
+// them growing from 2 s to at most 20 s, with up to 2 s of jitter; three
+// registration attempts.
+func Defaults() Options {
+	return Options{
+		Health:           Backoff{Attempts: 10, Initial: time.Second, Max: 20 * time.Second, Jitter: 2 * time.Second, RequestTimeout: 5 * time.Second},
+		RegisterAttempts: 3,
+		RegisterBackoff:  Backoff{Attempts: 3, Initial: time.Second, Max: 10 * time.Second, Jitter: 2 * time.Second, RequestTimeout: 10 * time.Second},
+		MaxPrunedPerRun:  10,
+	}
+}
+
+// Result is what a run registered, reported back to the stack.
+type Result struct {
+	// Endpoint is the qualified Lambda ARN or the URI registered.
+	Endpoint     string   `json:"endpoint"`
+	DeploymentID string   `json:"deploymentId,omitempty"`
+	Services     []string `json:"services,omitempty"`
+	// Version is the Lambda version registered: a number or $LATEST.
+	Version      string   `json:"version,omitempty"`
+	Pruned       []string `json:"pruned,omitempty"`
+	Deregistered []string `json:"deregistered,omitempty"`
+}
+
+// Register registers the endpoint, idempotently: a second run with the same
+// options leaves the same single deployment.
+func Register(ctx context.Context, o Options) (*Result, error) {
+	c, err := restateadmin.New(o.AdminURL, o.Token, o.Insecure)
+	if err != nil {
+		return nil, fail(ClassUsage, err)
+	}
+	res := &Result{}
+	req := restateadmin.RegisterRequest{URI: o.URI, AssumeRoleARN: o.AssumeRoleARN, Force: o.Force, Breaking: o.Breaking}
+	switch {
+	case o.URI != "" && o.LambdaARN != "":
+		return nil, fail(ClassUsage, errors.New("give a Lambda ARN or a URI, not both"))
+	case o.URI != "":
+		res.Endpoint = o.URI
+	case o.LambdaARN != "":
+		if req.ARN, res.Version, err = qualify(ctx, o); err != nil {
+			return nil, err
+		}
+		res.Endpoint = req.ARN
+	default:
+		return nil, fail(ClassUsage, errors.New("give a Lambda ARN or a URI to register"))
+	}
+
+	if err := waitHealthy(ctx, c, o); err != nil {
+		return nil, err
+	}
+	if o.ExpectedService != "" {
+		// Discover first, so that the wrong code is never registered.
+		dry := req
+		dry.DryRun = true
+		found, err := registerWithRetries(ctx, c, dry, o)
+		if err != nil {
+			return nil, err
+		}
+		if names := serviceNames(found); !slices.Contains(names, o.ExpectedService) {
+			return nil, fail(ClassExpectedServiceMissing, fmt.Errorf("%s offers services [%s], not the expected %q; nothing was registered",
+				res.Endpoint, strings.Join(names, ", "), o.ExpectedService))
+		}
+	}
+	rsp, err := registerWithRetries(ctx, c, req, o)
+	if err != nil {
+		return nil, err
+	}
+	res.DeploymentID, res.Services = rsp.ID, serviceNames(rsp)
+	switch {
+	case rsp.Created || o.Force:
+		logf(o, "registered %s as deployment %s with services [%s]", res.Endpoint, rsp.ID, strings.Join(res.Services, ", "))
+	default:
+		logf(o, "%s is registered already as deployment %s with services [%s]; without force Restate keeps it as it was",
+			res.Endpoint, rsp.ID, strings.Join(res.Services, ", "))
+	}
+
+	for _, s := range rsp.Services {
+		if s.Public == !o.Private {
+			continue
+		}
+		if err := c.SetPublic(ctx, s.Name, !o.Private); err != nil {
+			return nil, classify(err)
+		}
+		logf(o, "marked service %s %s", s.Name, map[bool]string{true: "private", false: "public"}[o.Private])
+	}
+	if o.Prune {
+		// Best effort, as in the CDK: the registration stands.
+		if res.Pruned, err = prune(ctx, c, res, o); err != nil {
+			logf(o, "pruning drained deployments failed: %v", err)
+		}
+	}
+	return res, nil
+}
+
+// Deregister removes every deployment of the endpoint (the qualified ARN or
+// URI that was registered).
+func Deregister(ctx context.Context, o Options, endpoint string) (*Result, error) {
+	c, err := restateadmin.New(o.AdminURL, o.Token, o.Insecure)
+	if err != nil {
+		return nil, fail(ClassUsage, err)
+	}
+	if err := waitHealthy(ctx, c, o); err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, "SELECT id, endpoint FROM sys_deployment")
+	if err != nil {
+		return nil, classify(err)
+	}
+	res := &Result{Endpoint: endpoint}
+	for _, r := range rows {
+		id, _ := r["id"].(string)
+		ep, _ := r["endpoint"].(string)
+		if id == "" || normalizeEndpoint(ep) != normalizeEndpoint(endpoint) {
+			continue
+		}
+		if err := c.DeleteDeployment(ctx, id); err != nil {
+			return res, classify(err)
+		}
+		res.Deregistered = append(res.Deregistered, id)
+		logf(o, "deregistered deployment %s of %s", id, endpoint)
+	}
+	if len(res.Deregistered) == 0 {
+		logf(o, "no deployment of %s is registered", endpoint)
+	}
+	return res, nil
+}
+
+// qualify returns the ARN to register and its version.
+func qualify(ctx context.Context, o Options) (arn, version string, err error) {
+	qualified := strings.Count(o.LambdaARN, ":") >= 7
+	switch {
+	case o.Versioning == "" || qualified:
+		if qualified {
+			version = o.LambdaARN[strings.LastIndex(o.LambdaARN, ":")+1:]
+		}
+		return o.LambdaARN, version, nil
+	case o.Versioning == VersioningLatest:
+		return o.LambdaARN + ":$LATEST", "$LATEST", nil
+	case o.Versioning == VersioningPublished:
+		if o.Publisher == nil {
+			return "", "", fail(ClassUsage, errors.New("Published versioning needs a Lambda client"))
+		}
+		v, err := o.Publisher.Publish(ctx, o.LambdaARN, o.CodeSHA256)
+		if err != nil {
+			return "", "", fail(ClassPublish, err)
+		}
+		logf(o, "published version %s of %s", v, o.LambdaARN)
+		return o.LambdaARN + ":" + v, v, nil
+	}
+	return "", "", fail(ClassUsage, fmt.Errorf("unknown versioning %q: want %s or %s", o.Versioning, VersioningLatest, VersioningPublished))
+}
+
+func waitHealthy(ctx context.Context, c *restateadmin.Client, o Options) error {
+	var last error
+	for n := 1; ; n++ {
+		last = c.Health(ctx, o.Health.RequestTimeout)
+		if last == nil {
+			return nil
+		}
+		var apiErr *restateadmin.Error
+		if errors.As(last, &apiErr) && apiErr.Unauthorized() {
+			return classify(last)
+		}
+		logf(o, "health check %d of %d failed: %v", n, o.Health.Attempts, last)
+		if n >= o.Health.Attempts {
+			return fail(ClassUnreachable, fmt.Errorf("admin API %s not healthy after %d attempts: %w", o.AdminURL, n, last))
+		}
+		if err := sleep(ctx, o.Health.Wait(n)); err != nil {
+			return fail(ClassUnreachable, fmt.Errorf("admin API %s not healthy before the deadline: %w", o.AdminURL, last))
+		}
+	}
+}
+
+// registerWithRetries retries what may pass on a second try: a network
+// error or a server error (Restate reports failed discovery as one). A
+// refusal (4xx) is final.
+func registerWithRetries(ctx context.Context, c *restateadmin.Client, req restateadmin.RegisterRequest, o Options) (*restateadmin.RegisterResponse, error) {
+	for n := 1; ; n++ {
+		rctx, cancel := context.WithTimeout(ctx, o.RegisterBackoff.RequestTimeout)
+		rsp, err := c.Register(rctx, req)
+		cancel()
+		if err == nil {
+			return rsp, nil
+		}
+		var apiErr *restateadmin.Error
+		if errors.As(err, &apiErr) && apiErr.Status < http.StatusInternalServerError {
+			return nil, classify(err)
+		}
+		logf(o, "registration attempt %d of %d failed: %v", n, o.RegisterAttempts, err)
+		if n >= o.RegisterAttempts || sleep(ctx, o.RegisterBackoff.Wait(n)) != nil {
+			return nil, classify(fmt.Errorf("giving up after %d attempts: %w", n, err))
+		}
+	}
+}
+
+// prune deletes drained deployments (no service points at them, no
+// invocation is pinned to them) that offered the services just registered,
+// keeping the newest RevisionHistoryLimit and deleting at most
+// MaxPrunedPerRun, oldest first among the rest.
+func prune(ctx context.Context, c *restateadmin.Client, res *Result, o Options) ([]string, error) {
+	rows, err := c.Query(ctx, `SELECT d.id AS id, d.created_at AS created_at, d.services AS services
+		FROM sys_deployment d
+		LEFT JOIN sys_service s ON d.id = s.deployment_id
+		LEFT JOIN sys_invocation_status i ON d.id = i.pinned_deployment_id AND i.status != 'completed'
+		WHERE s.name IS NULL AND i.id IS NULL`)
+	if err != nil {
+		return nil, err
+	}
+	type drained struct{ id, created string }
+	var candidates []drained
+	for _, r := range rows {
+		id, _ := r["id"].(string)
+		created, _ := r["created_at"].(string)
+		svcs, _ := r["services"].([]any)
+		if id == "" || id == res.DeploymentID || !slices.ContainsFunc(svcs, func(s any) bool { n, _ := s.(string); return slices.Contains(res.Services, n) }) {
+			continue
+		}
+		candidates = append(candidates, drained{id, created})
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].created > candidates[j].created }) // newest first
+	if o.RevisionHistoryLimit >= len(candidates) {
+		return nil, nil
+	}
+	candidates = candidates[max(o.RevisionHistoryLimit, 0):]
+	slices.Reverse(candidates) // oldest first
+	var pruned []string
+	for _, d := range candidates[:min(len(candidates), max(o.MaxPrunedPerRun, 1))] {
+		if err := c.DeleteDeployment(ctx, d.id); err != nil {
+			return pruned, err
+		}
+		pruned = append(pruned, d.id)
+		logf(o, "pruned drained deployment %s", d.id)
+	}
+	return pruned, nil
+}
+
+func serviceNames(r *restateadmin.RegisterResponse) []string {
+	names := make([]string, 0, len(r.Services))
+	for _, s := range r.Services {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// normalizeEndpoint lets a URI match whether or not Restate added a slash.
+func normalizeEndpoint(s string) string {
+	return strings.TrimSuffix(s, "/")
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func logf(o Options, format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
