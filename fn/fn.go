@@ -36,6 +36,9 @@ const (
 	// ConditionServicesReady says whether every composed resource of the
 	// stack's services is ready.
 	ConditionServicesReady = "ServicesReady"
+	// ConditionRegistered says whether every service's current endpoint is
+	// registered with the environment.
+	ConditionRegistered = "Registered"
 )
 
 // Function is the RestateStack composition function.
@@ -100,6 +103,20 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 	setReadiness(ours, observed)
+	// Registration follows what is observed of the rest.
+	plan := buildRegistration(s, ours, observed)
+	regs, err := stamp(s, plan.parts)
+	if err != nil {
+		response.Fatal(rsp, fmt.Errorf("cannot compose registration: %w", err))
+		return rsp, nil
+	}
+	setReadiness(regs, observed)
+	for name, d := range regs {
+		ours[name] = d
+	}
+	for name, d := range plan.kept {
+		ours[name] = d
+	}
 
 	desired, err := request.GetDesiredComposedResources(req)
 	if err != nil {
@@ -114,15 +131,22 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
-	if err := setStatus(req, rsp, stackStatus(s, ours, observed)); err != nil {
+	st := stackStatus(s, ours, observed)
+	unregistered := registrationStatus(s, plan, &st, observed)
+	if err := setStatus(req, rsp, st); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
-	envWaiting, svcWaiting := splitByService(notReady(ours))
-	readiness(rsp, ConditionEnvironmentReady, envWaiting)
+	groups := groupByConcern(notReady(ours))
+	readiness(rsp, ConditionEnvironmentReady, groups[concernEnvironment])
 	if len(s.Services) > 0 {
-		readiness(rsp, ConditionServicesReady, svcWaiting)
+		readiness(rsp, ConditionServicesReady, groups[concernServices])
+		if len(unregistered) > 0 {
+			response.ConditionFalse(rsp, ConditionRegistered, "Registering").WithMessage(strings.Join(unregistered, "; ")).TargetCompositeAndClaim()
+		} else {
+			response.ConditionTrue(rsp, ConditionRegistered, "Registered").TargetCompositeAndClaim()
+		}
 	}
 	log.Debug("Composed a RestateStack", "resources", len(ours), "account-known", s.AccountID != "")
 	return rsp, nil
@@ -145,7 +169,8 @@ func buildStack(s *stack) ([]part, error) {
 			parts = append(parts, buildLambdaService(s, svc)...)
 		}
 	}
-	return append(parts, buildInvokeGrant(s)...), nil
+	parts = append(parts, buildInvokeGrant(s)...)
+	return append(parts, buildPublishGrant(s)...), nil
 }
 
 // buildSelfHosted composes a self-hosted server with its network, identity
@@ -153,6 +178,7 @@ func buildStack(s *stack) ([]part, error) {
 func buildSelfHosted(s *stack) ([]part, error) {
 	netParts, at := buildNetwork(s)
 	parts := append(netParts, buildSecurityGroups(s, at)...)
+	parts = append(parts, buildAdminAccess(s)...)
 	parts = append(parts, buildIdentity(s)...)
 	parts = append(parts, buildLogGroup(s))
 	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"))

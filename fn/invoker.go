@@ -7,6 +7,8 @@ import (
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
 // keyInvokeGrant is the composition resource name of the invoker role's
@@ -83,4 +85,28 @@ func (s *stack) existingInvokerRole() string {
 // roleNameOfARN is the name of a role, without its path.
 func roleNameOfARN(arn string) string {
 	return arn[strings.LastIndex(arn, "/")+1:]
+}
+
+// buildPublishGrant lets the platform's publisher role publish versions of
+// exactly this stack's functions (Published versioning), with an inline
+// policy per stack on that role, when it is in the stack's account.
+func buildPublishGrant(s *stack) []part {
+	pub := s.Registration.Publisher
+	if s.Versioning != v1alpha1.VersioningPublished || pub == nil || s.AccountID == "" || accountOfARN(pub.RoleARN) != s.AccountID {
+		return nil
+	}
+	var resources []string
+	for _, svc := range s.Services {
+		if svc.Lambda != nil {
+			resources = append(resources, s.functionARN(functionName(s, svc.Name)))
+		}
+	}
+	if len(resources) == 0 {
+		return nil
+	}
+	doc := iamPolicy(allow([]string{"lambda:PublishVersion"}, resources...))
+	return []part{{key: keyPublishGrant, mr: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
+		Document: extv1.JSON{Raw: []byte(doc)},
+		RoleName: roleNameOfARN(pub.RoleARN),
+	}}}}}
 }

@@ -21,6 +21,7 @@ const (
 	keyAdminGroup        = "security-group-admin"
 	keyIngressRule       = "security-group-rule-ingress"
 	keyAdminRule         = "security-group-rule-admin"
+	keyAdminAccessPrefix = "security-group-rule-admin-from-"
 )
 
 const anywhere = "0.0.0.0/0"
@@ -147,4 +148,33 @@ func buildSecurityGroups(s *stack, at placement) []part {
 		{key: keyIngressRule, mr: ingress},
 		{key: keyAdminRule, mr: admin},
 	}
+}
+
+// buildAdminAccess opens the admin port to where the platform's
+// registration Jobs run (StackPolicy registration.adminAccess): source
+// security groups, such as the cluster nodes', or address ranges, such as
+// a peered cluster VPC's. Each source is a rule of its own, keyed by it.
+func buildAdminAccess(s *stack) []part {
+	_, adminPort := s.SelfHosted.Ports()
+	access := s.Registration.AdminAccess
+	var parts []part
+	add := func(source string, set func(*ec2manual.SecurityGroupRuleParameters)) {
+		p := ec2manual.SecurityGroupRuleParameters{
+			Type:               ptr.To("ingress"),
+			Protocol:           ptr.To("tcp"),
+			FromPort:           ptr.To(adminPort),
+			ToPort:             ptr.To(adminPort),
+			Description:        ptr.To("Restate admin API from registration Jobs at " + source),
+			SecurityGroupIDRef: &xpv1.Reference{Name: awsName(s.Name, keyAdminGroup)},
+		}
+		set(&p)
+		parts = append(parts, part{key: keyAdminAccessPrefix + hashOf(source), mr: &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: p}}})
+	}
+	for _, sg := range access.SourceSecurityGroupIDs {
+		add(sg, func(p *ec2manual.SecurityGroupRuleParameters) { p.SourceSecurityGroupID = ptr.To(sg) })
+	}
+	for _, cidr := range access.CIDRBlocks {
+		add(cidr, func(p *ec2manual.SecurityGroupRuleParameters) { p.CidrBlock = ptr.To(cidr) })
+	}
+	return parts
 }

@@ -221,12 +221,16 @@ func TestInvalidServicesAndEnvironments(t *testing.T) {
 	}
 }
 
+func withPublisher(p *policy.StackPolicy) {
+	p.Registration.Publisher = &policy.PublisherIdentity{ServiceAccountName: "restate-publisher", RoleARN: "arn:aws:iam::111122223333:role/restate-publisher"}
+}
+
 // TestRegistrationOptions: the CDK's defaults, stack-level defaults, and a
 // service's own options over them, field by field.
 func TestRegistrationOptions(t *testing.T) {
 	resolveOne := func(t *testing.T, mutate ...func(*v1alpha1.XRestateStack)) []registration {
 		t.Helper()
-		s, errs := resolve(newXR(mutate...), newPolicy())
+		s, errs := resolve(newXR(mutate...), newPolicy(withPublisher))
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}

@@ -54,6 +54,12 @@ type stack struct {
 
 	Versioning v1alpha1.VersioningMode
 	Services   []service
+
+	// Registration is how registration Jobs run.
+	Registration registrationPolicy
+	// KubernetesProviderConfig names the provider-kubernetes
+	// ProviderConfig of the Jobs' Objects.
+	KubernetesProviderConfig string
 }
 
 var (
@@ -121,7 +127,8 @@ func resolve(xr *v1alpha1.XRestateStack, p *policy.StackPolicy) (*stack, field.E
 	}
 	var svcErrs field.ErrorList
 	s.Services, svcErrs = resolveServices(s, xr.Spec.Services, xr.Spec.Registration, p, spec)
-	return s, append(errs, svcErrs...)
+	errs = append(errs, svcErrs...)
+	return s, append(errs, resolveRegistrationPolicy(s, xr, p, spec)...)
 }
 
 // resolveEnvironment resolves the one environment kind the claim sets.

@@ -7,6 +7,7 @@ import (
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
+	k8sobject "github.com/crossplane-contrib/provider-kubernetes/apis/cluster/object/v1alpha2"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
@@ -25,6 +26,7 @@ func init() {
 		iamv1alpha1.SchemeBuilder.AddToScheme,
 		logs.SchemeBuilder.AddToScheme,
 		lambda.SchemeBuilder.AddToScheme,
+		k8sobject.SchemeBuilder.AddToScheme,
 	} {
 		if err := add(composed.Scheme); err != nil {
 			panic(err)
@@ -32,13 +34,12 @@ func init() {
 	}
 }
 
-// managed is what every provider-aws managed resource offers.
+// managed is a typed managed resource of provider-aws or
+// provider-kubernetes. Their Go types come from two major versions of
+// crossplane-runtime, so what they share is set on the unstructured form.
 type managed interface {
 	runtime.Object
 	metav1.Object
-	SetProviderConfigReference(*xpv1.Reference)
-	GetDeletionPolicy() xpv1.DeletionPolicy
-	SetDeletionPolicy(xpv1.DeletionPolicy)
 }
 
 // A part is one composed resource of a stack as a builder returns it: its
@@ -51,9 +52,12 @@ type part struct {
 	name string
 }
 
+// kubernetesGroup is provider-kubernetes's API group.
+const kubernetesGroup = k8sobject.Group
+
 // Kinds that have no tags, and the one whose tags are a map, in provider-aws.
 var (
-	untaggedKinds = map[string]bool{"SecurityGroupRule": true, "RolePolicy": true, "RolePolicyAttachment": true}
+	untaggedKinds = map[string]bool{"SecurityGroupRule": true, "RolePolicy": true, "RolePolicyAttachment": true, "Object": true}
 	mapTagKinds   = map[string]bool{"LogGroup": true, "Function": true}
 )
 
@@ -69,12 +73,6 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 			name = awsName(s.Name, p.key)
 		}
 		mr.SetName(name)
-		mr.SetProviderConfigReference(&xpv1.Reference{Name: s.ProviderConfig})
-		// A builder may orphan a resource (the retained log group); the
-		// stack's Orphan orphans everything.
-		if s.DeletionPolicy == v1alpha1.DeletionOrphan || mr.GetDeletionPolicy() == "" {
-			mr.SetDeletionPolicy(xpv1.DeletionPolicy(s.DeletionPolicy))
-		}
 		cd, err := composed.From(mr)
 		if err != nil {
 			return nil, err
@@ -84,6 +82,25 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		delete(cd.Object, "status")
 
 		gvk := cd.GroupVersionKind()
+		if gvk.Group == kubernetesGroup {
+			// Registration's Objects: the platform's provider-kubernetes
+			// config, and always deleted with the stack (a Job outliving
+			// its stack serves no one).
+			if err := setAll(cd, map[string]string{"spec.providerConfigRef.name": s.KubernetesProviderConfig, "spec.deletionPolicy": string(xpv1.DeletionDelete)}); err != nil {
+				return nil, err
+			}
+			out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
+			continue
+		}
+		// A builder may orphan a resource (the retained log group); the
+		// stack's Orphan orphans everything.
+		policy, _ := cd.GetString("spec.deletionPolicy")
+		if s.DeletionPolicy == v1alpha1.DeletionOrphan || policy == "" {
+			policy = string(s.DeletionPolicy)
+		}
+		if err := setAll(cd, map[string]string{"spec.providerConfigRef.name": s.ProviderConfig, "spec.deletionPolicy": policy}); err != nil {
+			return nil, err
+		}
 		if gvk.Group != iam.CRDGroup {
 			if err := cd.SetString("spec.forProvider.region", s.Region); err != nil {
 				return nil, err
@@ -95,6 +112,15 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
 	}
 	return out, nil
+}
+
+func setAll(cd *composed.Unstructured, values map[string]string) error {
+	for path, v := range values {
+		if err := cd.SetString(path, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func setTags(cd *composed.Unstructured, group, kind, name string, tags map[string]string) error {

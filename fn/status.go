@@ -64,52 +64,72 @@ func observedAccount(observed map[resource.Name]resource.ObservedComposed) strin
 // stackStatus derives the stack's status from what is observed.
 func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) v1alpha1.RestateStackStatus {
 	st := v1alpha1.RestateStackStatus{
-		Resources: fmt.Sprintf("%d/%d", len(desired)-len(notReady(desired)), len(desired)),
-		Services:  servicesStatus(s, desired, observed),
+		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(notReady(desired)), len(desired)),
+		Services:       servicesStatus(s, desired, observed),
+		InvokerRoleARN: invokerRoleARN(s, observed),
 	}
-	switch {
-	case s.SelfHosted != nil:
-		selfHostedStatus(s, &st, desired, observed)
-	case s.Cloud != nil:
-		st.AdminURL, st.IngressURL = cloudURLs(s.Cloud)
-		st.InvokerRoleARN = s.Cloud.InvokerRoleARN
-		if st.InvokerRoleARN == "" {
-			st.InvokerRoleARN = observedString(observed, keyInvokerRole, "status.atProvider.arn")
-		}
-	case s.External != nil:
-		st.AdminURL, st.IngressURL, st.InvokerRoleARN = s.External.AdminURL, s.External.IngressURL, s.External.InvokerRoleARN
+	st.AdminURL, st.IngressURL = environmentURLs(s, desired, observed)
+	if s.SelfHosted != nil {
+		st.SelfHosted = selfHostedStatus(s, desired, observed)
 	}
 	return st
 }
 
-// selfHostedStatus reports the server. The URLs appear once the instance
-// reports its DNS name: the private one, or the public one for a host in a
-// public subnet.
-func selfHostedStatus(s *stack, st *v1alpha1.RestateStackStatus, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) {
+// environmentURLs are the environment's admin and ingress URLs, once known:
+// a self-hosted server's once the instance reports its DNS name (the
+// private one, or the public one in a public subnet).
+func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) (admin, ingress string) {
+	switch {
+	case s.Cloud != nil:
+		return cloudURLs(s.Cloud)
+	case s.External != nil:
+		return s.External.AdminURL, s.External.IngressURL
+	}
 	sh := s.SelfHosted
-	instanceKey := ""
-	for name := range desired {
-		if strings.HasPrefix(string(name), keyInstancePrefix) {
-			instanceKey = string(name)
-		}
+	key := instanceKey(desired)
+	host := observedString(observed, key, "status.atProvider.privateDnsName")
+	if sh.Public() {
+		host = observedString(observed, key, "status.atProvider.publicDnsName")
+	}
+	if host == "" {
+		return "", ""
 	}
 	ingressPort, adminPort := sh.Ports()
-	st.InvokerRoleARN = observedString(observed, keyInvokerRole, "status.atProvider.arn")
-	st.SelfHosted = &v1alpha1.SelfHostedStatus{
-		InstanceID:             observedString(observed, instanceKey, "status.atProvider.instanceId"),
-		PrivateDNSName:         observedString(observed, instanceKey, "status.atProvider.privateDnsName"),
-		PublicDNSName:          observedString(observed, instanceKey, "status.atProvider.publicDnsName"),
+	return serverURLs(host, sh.TLSEnabled(), ingressPort, adminPort)
+}
+
+// invokerRoleARN is the role Restate assumes to invoke Lambda services:
+// one the claim names, or the observed ARN of the one the stack composes.
+func invokerRoleARN(s *stack, observed map[resource.Name]resource.ObservedComposed) string {
+	if arn := s.existingInvokerRole(); arn != "" || s.External != nil {
+		return arn
+	}
+	return observedString(observed, keyInvokerRole, "status.atProvider.arn")
+}
+
+// instanceKey is the composition resource name of the desired instance,
+// whose key carries a hash of its launch settings.
+func instanceKey(desired map[resource.Name]*resource.DesiredComposed) string {
+	for name := range desired {
+		if strings.HasPrefix(string(name), keyInstancePrefix) {
+			return string(name)
+		}
+	}
+	return ""
+}
+
+// selfHostedStatus reports the server.
+func selfHostedStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) *v1alpha1.SelfHostedStatus {
+	ingressPort, adminPort := s.SelfHosted.Ports()
+	key := instanceKey(desired)
+	return &v1alpha1.SelfHostedStatus{
+		InstanceID:             observedString(observed, key, "status.atProvider.instanceId"),
+		PrivateDNSName:         observedString(observed, key, "status.atProvider.privateDnsName"),
+		PublicDNSName:          observedString(observed, key, "status.atProvider.publicDnsName"),
 		IngressPort:            ingressPort,
 		AdminPort:              adminPort,
 		IngressSecurityGroupID: observedString(observed, keyIngressGroup, "status.atProvider.securityGroupID"),
 		AdminSecurityGroupID:   observedString(observed, keyAdminGroup, "status.atProvider.securityGroupID"),
-	}
-	host := st.SelfHosted.PrivateDNSName
-	if sh.Public() {
-		host = st.SelfHosted.PublicDNSName
-	}
-	if host != "" {
-		st.AdminURL, st.IngressURL = serverURLs(host, sh.TLSEnabled(), ingressPort, adminPort)
 	}
 }
 
@@ -119,9 +139,8 @@ func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredCompose
 	if len(s.Services) == 0 {
 		return nil
 	}
-	_, waiting := splitByService(notReady(desired))
 	busy := map[string]bool{}
-	for _, key := range waiting {
+	for _, key := range groupByConcern(notReady(desired))[concernServices] {
 		busy[serviceOfKey(key)] = true
 	}
 	out := make([]v1alpha1.ServiceStatus, 0, len(s.Services))
@@ -140,17 +159,27 @@ func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredCompose
 	return out
 }
 
-// splitByService splits resource names into the environment's and the
-// services'.
-func splitByService(keys []string) (environment, services []string) {
+// Concerns a composed resource belongs to, each with its condition.
+const (
+	concernEnvironment  = "environment"
+	concernServices     = "services"
+	concernRegistration = "registration"
+)
+
+// groupByConcern sorts resource names by the concern they belong to.
+func groupByConcern(keys []string) map[string][]string {
+	out := map[string][]string{}
 	for _, k := range keys {
-		if serviceOfKey(k) != "" {
-			services = append(services, k)
-		} else {
-			environment = append(environment, k)
+		switch {
+		case serviceOfKey(k) != "":
+			out[concernServices] = append(out[concernServices], k)
+		case strings.HasPrefix(k, keyRegisterPrefix), strings.HasPrefix(k, keyDeregisterPrefix), strings.HasPrefix(k, "register-"):
+			out[concernRegistration] = append(out[concernRegistration], k)
+		default:
+			out[concernEnvironment] = append(out[concernEnvironment], k)
 		}
 	}
-	return environment, services
+	return out
 }
 
 // serverURLs builds the admin and ingress URLs of a host. With TLS the

@@ -65,7 +65,7 @@ func TestRender(t *testing.T) {
 
 	t.Run("golden", func(t *testing.T) {
 		for _, ex := range examples {
-			files := map[string][]byte{"first-reconcile.yaml": ex.First, "settled.yaml": ex.Settled}
+			files := map[string][]byte{"first-reconcile.yaml": ex.First, "second-reconcile.yaml": ex.Second, "settled.yaml": ex.Settled}
 			if ud, hostFiles, ok := hostView(t, ex.Settled); ok {
 				files["user-data.txt"], files["host-files.txt"] = ud, hostFiles
 			}
@@ -97,7 +97,7 @@ func TestRender(t *testing.T) {
 			}
 		}
 		for _, ex := range examples {
-			for stage, out := range map[string][]byte{"first-reconcile": ex.First, "settled": ex.Settled} {
+			for stage, out := range map[string][]byte{"first-reconcile": ex.First, "second-reconcile": ex.Second, "settled": ex.Settled} {
 				report, err := localrender.Validate(ctx, tools, schemas, cache, out, filepath.Join(t.TempDir(), "rendered.yaml"))
 				if err != nil {
 					t.Errorf("%s %s: %v", ex.Name, stage, err)

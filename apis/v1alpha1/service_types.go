@@ -273,4 +273,27 @@ type ServiceStatus struct {
 	// Ready is true when every AWS resource of the service is ready (always
 	// for an HTTP service).
 	Ready bool `json:"ready"`
+	// Registration of the service's current endpoint with the environment.
+	// +optional
+	Registration *RegistrationStatus `json:"registration,omitempty"`
+}
+
+// RegistrationStatus is what the service's registration Job reported.
+type RegistrationStatus struct {
+	// Job that registers the current endpoint, in the claim's namespace.
+	Job string `json:"job"`
+	// Complete is true once the Job succeeded and reported.
+	Complete bool `json:"complete"`
+	// Endpoint registered: the qualified Lambda ARN or the URI.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+	// Version of the Lambda function registered: a number or $LATEST.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// DeploymentID Restate gave the deployment.
+	// +optional
+	DeploymentID string `json:"deploymentId,omitempty"`
+	// Services Restate discovered at the endpoint.
+	// +optional
+	Services []string `json:"services,omitempty"`
 }

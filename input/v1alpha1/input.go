@@ -8,6 +8,7 @@
 package v1alpha1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -83,10 +84,76 @@ type StackPolicy struct {
 	// +optional
 	AllowedFunctionImageRepositories []string `json:"allowedFunctionImageRepositories,omitempty"`
 
+	// Registration says how registration Jobs run and where they may reach.
+	// +optional
+	Registration RegistrationPolicy `json:"registration,omitempty"`
+
 	// AccountID of the AWS account the stacks live in. With it, policies
 	// name exact ARNs from the first reconcile; without it, the function
 	// waits until the ARNs are observed.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9]{12}$`
 	AccountID string `json:"accountId,omitempty"`
+}
+
+// RegistrationPolicy is the platform's side of registration: what the
+// registration Jobs run as, and how they reach the admin API.
+type RegistrationPolicy struct {
+	// Image of the registration Jobs, with the function's binary. Defaults
+	// to the function's own image.
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// Resources of the registration container. Defaults to 10m CPU and
+	// 32Mi memory requested, 64Mi memory limit.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Namespace of the Jobs of a composite that has no claim. A claim's
+	// Jobs run in the claim's namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// KubernetesProviderConfigName is the provider-kubernetes
+	// ProviderConfig of the Objects that wrap the Jobs. Defaults to
+	// "default".
+	// +optional
+	KubernetesProviderConfigName string `json:"kubernetesProviderConfigName,omitempty"`
+
+	// Publisher is the AWS identity of Jobs that publish Lambda versions
+	// (Published versioning). Without it, claims cannot use Published.
+	// +optional
+	Publisher *PublisherIdentity `json:"publisher,omitempty"`
+
+	// AdminAccess opens a self-hosted server's admin port to where the
+	// registration Jobs run: the cluster's nodes' or pods' security groups,
+	// or its VPC's address ranges, reached through the same VPC or a
+	// peering. Otherwise only members of the stack's admin group reach it.
+	// +optional
+	AdminAccess AdminAccess `json:"adminAccess,omitempty"`
+}
+
+// PublisherIdentity is a service account, in every namespace that files
+// claims, bound to an AWS role (IRSA or EKS Pod Identity, say).
+type PublisherIdentity struct {
+	// ServiceAccountName the Jobs run as.
+	// +kubebuilder:validation:MinLength=1
+	ServiceAccountName string `json:"serviceAccountName"`
+
+	// RoleARN of the AWS role behind the service account. Each stack adds
+	// an inline policy to it that allows lambda:PublishVersion on exactly
+	// that stack's functions.
+	// +kubebuilder:validation:Pattern=`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`
+	RoleARN string `json:"roleArn"`
+}
+
+// AdminAccess lists the sources that may reach a self-hosted admin port.
+type AdminAccess struct {
+	// SourceSecurityGroupIDs, such as the cluster's node security group.
+	// +optional
+	SourceSecurityGroupIDs []string `json:"sourceSecurityGroupIds,omitempty"`
+
+	// CIDRBlocks, such as the cluster VPC's range. Never 0.0.0.0/0.
+	// +optional
+	CIDRBlocks []string `json:"cidrBlocks,omitempty"`
 }

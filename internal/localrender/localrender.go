@@ -216,11 +216,14 @@ func WriteObserved(composed []*unstructured.Unstructured, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	observed := make([]*unstructured.Unstructured, 0, len(composed))
 	for _, c := range composed {
-		o := c.DeepCopy()
-		if err := providersim.Observe(o); err != nil {
-			return err
-		}
+		observed = append(observed, c.DeepCopy())
+	}
+	if err := providersim.ObserveAll(observed); err != nil {
+		return err
+	}
+	for _, o := range observed {
 		b, err := yaml.Marshal(o.Object)
 		if err != nil {
 			return err
@@ -237,9 +240,12 @@ func WriteObserved(composed []*unstructured.Unstructured, dir string) error {
 // resource composed so far is observed ready (two more reconciles, since
 // some resources wait for observed ARNs).
 type Example struct {
-	Name    string
-	XR      []byte
-	First   []byte
+	Name  string
+	XR    []byte
+	First []byte
+	// Second is the reconcile after the first resources are observed:
+	// what waited for ARNs and DNS names, and registration Jobs, appear.
+	Second  []byte
 	Settled []byte
 }
 
@@ -287,16 +293,25 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 	if err := os.RemoveAll(observed); err != nil {
 		return nil, err
 	}
-	// Each round observes everything the previous one composed. The second
-	// reconcile may compose what waited for observed ARNs; the third shows
-	// the stack as it settles.
+	// Each round observes everything the previous one composed, until a
+	// round composes nothing new: what waits for observed ARNs, DNS names
+	// or ready functions appears round by round.
 	settled := first
-	for range 2 {
+	var second []byte
+	var previous []*unstructured.Unstructured
+	for round := 0; ; round++ {
 		docs, err := SplitDocuments(settled)
 		if err != nil {
 			return nil, err
 		}
 		composed := Composed(docs)
+		if round > 0 && sameNames(composed, previous) {
+			break
+		}
+		if round == maxRounds {
+			return nil, fmt.Errorf("%s did not settle in %d reconciles", filepath.Base(claimFile), maxRounds)
+		}
+		previous = composed
 		if err := WriteObserved(composed, observed); err != nil {
 			return nil, err
 		}
@@ -307,8 +322,27 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 		if settled, err = Render(ctx, t, r, fnAddress, xrFile, dir); err != nil {
 			return nil, err
 		}
+		if round == 0 {
+			second = settled
+		}
 	}
-	return &Example{XR: xr, First: first, Settled: settled}, nil
+	return &Example{XR: xr, First: first, Second: second, Settled: settled}, nil
+}
+
+// maxRounds bounds the reconciles of an example that never settles.
+const maxRounds = 8
+
+func sameNames(a, b []*unstructured.Unstructured) bool {
+	names := map[string]bool{}
+	for _, u := range a {
+		names[u.GetKind()+"/"+u.GetName()] = true
+	}
+	for _, u := range b {
+		if !names[u.GetKind()+"/"+u.GetName()] {
+			return false
+		}
+	}
+	return len(a) == len(b)
 }
 
 // Summarize prints what an example composes once settled: each resource's
@@ -333,6 +367,9 @@ func Summarize(w io.Writer, ex Example) error {
 					at = m["uri"]
 				}
 				fmt.Fprintf(w, "   service %v (%v): ready=%v %v\n", m["name"], m["kind"], m["ready"], at)
+				if reg, ok := m["registration"].(map[string]any); ok {
+					fmt.Fprintf(w, "      registered=%v %v as %v by Job %v\n", reg["complete"], reg["endpoint"], reg["deploymentId"], reg["job"])
+				}
 			}
 		case strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/"):
 			msg, _, _ := unstructured.NestedString(d.Object, "message")
@@ -354,6 +391,10 @@ func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (
 	if err != nil {
 		return err
 	}
+	kubernetes, err := modDir("github.com/crossplane-contrib/provider-kubernetes", ".")
+	if err != nil {
+		return err
+	}
 	core, err := modDir("github.com/crossplane/crossplane/v2", "hack/tools/core")
 	if err != nil {
 		return err
@@ -361,9 +402,13 @@ func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (
 	if err := os.MkdirAll(schemaDir, 0o755); err != nil {
 		return err
 	}
-	crds, err := filepath.Glob(filepath.Join(aws, "package", "crds", "*.yaml"))
-	if err != nil {
-		return err
+	var crds []string
+	for _, provider := range []string{aws, kubernetes} {
+		found, err := filepath.Glob(filepath.Join(provider, "package", "crds", "*.yaml"))
+		if err != nil || len(found) == 0 {
+			return fmt.Errorf("no CRDs in %s: %v", provider, err)
+		}
+		crds = append(crds, found...)
 	}
 	for _, f := range append(crds, xrd) {
 		b, err := os.ReadFile(f)

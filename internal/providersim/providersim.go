@@ -77,6 +77,16 @@ func Observe(u *unstructured.Unstructured) error {
 		at["functionName"], at["version"], at["state"], at["lastUpdateStatus"] = name, "$LATEST", "Active", "Successful"
 		at["codeSHA256"] = base64.StdEncoding.EncodeToString(sum[:])
 		at["role"] = "arn:aws:iam::" + Account + ":role/" + role
+	case "Object":
+		// provider-kubernetes reports the object it applied; a Job has
+		// completed, as the stand-in for register (see ObserveAll) says.
+		m, _, _ := unstructured.NestedMap(u.Object, "spec", "forProvider", "manifest")
+		if m["kind"] == "Job" {
+			m["status"] = map[string]any{"succeeded": int64(1), "conditions": []any{
+				map[string]any{"type": "Complete", "status": "True", "lastTransitionTime": transitionTime},
+			}}
+		}
+		at["manifest"] = m
 	case "Instance":
 		external = id("i")
 		ip := ipOf(name, "10.0.1.")
@@ -103,6 +113,62 @@ func Observe(u *unstructured.Unstructured) error {
 			condition("Synced", "ReconcileSuccess"),
 		},
 	}, "status")
+}
+
+// ObserveAll observes every composed resource and plays the part of each
+// registration Job: the report ConfigMap of a Job holds what register
+// would have written, derived from the Job's arguments (Latest registers
+// $LATEST, Published version 1).
+func ObserveAll(composed []*unstructured.Unstructured) error {
+	args := map[string][]string{}
+	for _, u := range composed {
+		if err := Observe(u); err != nil {
+			return err
+		}
+		if kind, _, _ := unstructured.NestedString(u.Object, "status", "atProvider", "manifest", "kind"); kind == "Job" {
+			name, _, _ := unstructured.NestedString(u.Object, "status", "atProvider", "manifest", "metadata", "name")
+			cs, _, _ := unstructured.NestedSlice(u.Object, "status", "atProvider", "manifest", "spec", "template", "spec", "containers")
+			if len(cs) > 0 {
+				a, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+				args[name] = a
+			}
+		}
+	}
+	for _, u := range composed {
+		m, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider", "manifest")
+		if m["kind"] != "ConfigMap" {
+			continue
+		}
+		name, _, _ := unstructured.NestedString(m, "metadata", "name")
+		if a, ok := args[name]; ok {
+			if err := unstructured.SetNestedStringMap(u.Object, reportOf(a), "status", "atProvider", "manifest", "data"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reportOf is what register reports for its arguments.
+func reportOf(args []string) map[string]string {
+	flags := map[string]string{}
+	for _, a := range args {
+		k, v, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		flags[k] = v
+	}
+	endpoint, version := flags["uri"], ""
+	if arn := flags["lambda-arn"]; arn != "" {
+		version = "$LATEST"
+		if flags["versioning"] == "Published" {
+			version = "1"
+		}
+		endpoint = arn + ":" + version
+	}
+	service := flags["expected-service"]
+	if service == "" {
+		service = "Greeter"
+	}
+	return map[string]string{"endpoint": endpoint, "version": version, "deploymentId": "dp_" + hexOf(endpoint, 20), "services": service, "deregistered": ""}
 }
 
 func condition(typ, reason string) map[string]any {

@@ -199,7 +199,7 @@ func Deregister(ctx context.Context, o Options, endpoint string) (*Result, error
 	for _, r := range rows {
 		id, _ := r["id"].(string)
 		ep, _ := r["endpoint"].(string)
-		if id == "" || normalizeEndpoint(ep) != normalizeEndpoint(endpoint) {
+		if id == "" || !sameEndpoint(ep, endpoint) {
 			continue
 		}
 		if err := c.DeleteDeployment(ctx, id); err != nil {
@@ -332,9 +332,14 @@ func serviceNames(r *restateadmin.RegisterResponse) []string {
 	return names
 }
 
-// normalizeEndpoint lets a URI match whether or not Restate added a slash.
-func normalizeEndpoint(s string) string {
-	return strings.TrimSuffix(s, "/")
+// sameEndpoint says whether a registered endpoint is the one to
+// deregister: the same URI, whether or not Restate added a slash, the same
+// qualified ARN, or any version of an unqualified function ARN.
+func sameEndpoint(registered, endpoint string) bool {
+	if strings.TrimSuffix(registered, "/") == strings.TrimSuffix(endpoint, "/") {
+		return true
+	}
+	return strings.HasPrefix(endpoint, "arn:") && strings.Count(endpoint, ":") == 6 && strings.HasPrefix(registered, endpoint+":")
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
