@@ -9,7 +9,10 @@ COPY apis/ apis/
 COPY input/ input/
 COPY fn/ fn/
 COPY cmd/ cmd/
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /function ./cmd/function-restate-stack
+COPY internal/ internal/
+# The image's own name, the default image of registration Jobs.
+ARG IMAGE=ghcr.io/restate-crossplane/function-restate-stack:v0.1.0
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/restate-crossplane/function-restate-stack/internal/version.Image=${IMAGE}" -o /function ./cmd/function-restate-stack
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /function /function

@@ -38,9 +38,13 @@ $(RESTATE_SERVER):
 $(RESTATE_SERVICE): test/restateservice/go.mod test/restateservice/go.sum test/restateservice/main.go
 	$(GO) build -C test/restateservice -o $@ .
 
+# The function's image, stamped into the binary as the default image of
+# registration Jobs (one image serves both).
+IMAGE ?= ghcr.io/restate-crossplane/function-restate-stack:v0.1.0
+
 ## The function's static binary, as the Dockerfile builds it.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(FUNCTION) ./cmd/function-restate-stack
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X github.com/restate-crossplane/function-restate-stack/internal/version.Image=$(IMAGE)' -o $(FUNCTION) ./cmd/function-restate-stack
 
 ## Generated files: deepcopy, the input's CRD, and the XRD from apis/.
 generate: $(CONTROLLER_GEN)

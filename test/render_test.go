@@ -130,13 +130,28 @@ func TestRender(t *testing.T) {
 			if c := condition(composite(t, ex.First), "Ready"); c == "True" && len(localrender.Composed(mustSplit(t, ex.First))) > 0 {
 				t.Errorf("%s: first reconcile is Ready before anything exists", ex.Name)
 			}
+			// A Lambda is registered only once observed ready: never in the
+			// first reconcile.
+			for _, d := range localrender.Composed(mustSplit(t, ex.First)) {
+				if kind, _, _ := unstructured.NestedString(d.Object, "spec", "forProvider", "manifest", "kind"); kind == "Job" &&
+					strings.Contains(strings.Join(jobArgs(d), " "), "--lambda-arn") {
+					t.Errorf("%s: first reconcile registers a Lambda that does not exist yet: %s", ex.Name, d.GetName())
+				}
+			}
 			specs, _, _ := unstructured.NestedSlice(xr.Object, "spec", "services")
 			st, _, _ := unstructured.NestedSlice(xr.Object, "status", "services")
 			if len(st) != len(specs) {
 				t.Errorf("%s: status lists %d services, spec %d", ex.Name, len(st), len(specs))
 			}
+			if len(specs) > 0 && condition(xr, "Registered") != "True" {
+				t.Errorf("%s: settled Registered condition is %q, want True", ex.Name, condition(xr, "Registered"))
+			}
 			for _, sv := range st {
 				m := sv.(map[string]any)
+				reg, _ := m["registration"].(map[string]any)
+				if reg["complete"] != true || reg["endpoint"] == "" || reg["deploymentId"] == "" {
+					t.Errorf("%s: settled service %v is not registered: %v", ex.Name, m["name"], reg)
+				}
 				if m["ready"] != true {
 					t.Errorf("%s: settled service %v is not ready", ex.Name, m["name"])
 				}
@@ -222,4 +237,13 @@ func golden(t *testing.T, path string, got []byte) {
 	if d := cmp.Diff(string(want), string(got)); d != "" {
 		t.Errorf("%s differs from the render (-golden +render); run `make golden` if the change is intended:\n%s", path, d)
 	}
+}
+
+func jobArgs(o *unstructured.Unstructured) []string {
+	cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "forProvider", "manifest", "spec", "template", "spec", "containers")
+	if len(cs) == 0 {
+		return nil
+	}
+	a, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+	return a
 }

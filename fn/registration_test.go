@@ -1,0 +1,389 @@
+package fn
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+)
+
+func inNamespace(ns string) func(*v1alpha1.XRestateStack) {
+	return func(xr *v1alpha1.XRestateStack) { xr.SetLabels(map[string]string{labelClaimNamespace: ns}) }
+}
+
+// observe plays provider-aws and provider-kubernetes (internal/providersim,
+// the same stand-in local renders use) for the desired resources that keep
+// returns true for: each is observed ready, and a Job complete with its
+// report written.
+func observe(t *testing.T, d map[string]*unstructured.Unstructured, keep func(key string) bool) []*unstructured.Unstructured {
+	t.Helper()
+	var list []*unstructured.Unstructured
+	for _, k := range sortedKeys(d) {
+		if keep != nil && !keep(k) {
+			continue
+		}
+		u := d[k].DeepCopy()
+		ann := u.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["crossplane.io/composition-resource-name"] = k
+		u.SetAnnotations(ann)
+		list = append(list, u)
+	}
+	if err := providersim.ObserveAll(list); err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// settle reconciles until nothing new is composed, observing everything
+// each round composes, except what skip names.
+func settle(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, skip func(key string) bool) (map[string]*unstructured.Unstructured, []*unstructured.Unstructured) {
+	t.Helper()
+	keep := func(k string) bool { return skip == nil || !skip(k) }
+	d := compose(t, xr, p)
+	var obs []*unstructured.Unstructured
+	for range 8 {
+		obs = observe(t, d, keep)
+		next := compose(t, xr, p, obs...)
+		if slices.Equal(sortedKeys(next), sortedKeys(d)) {
+			return next, obs
+		}
+		d = next
+	}
+	t.Fatal("the stack did not settle")
+	return nil, nil
+}
+
+func keysWithPrefix(d map[string]*unstructured.Unstructured, prefix string) []string {
+	var out []string
+	for _, k := range sortedKeys(d) {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// jobOf is the Job a registration Object wraps.
+func jobOf(t *testing.T, o *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	m, ok, _ := unstructured.NestedMap(o.Object, "spec", "forProvider", "manifest")
+	if !ok || m["kind"] != "Job" {
+		t.Fatalf("%s wraps no Job", o.GetName())
+	}
+	return &unstructured.Unstructured{Object: m}
+}
+
+func argsOf(t *testing.T, job *unstructured.Unstructured) []string {
+	t.Helper()
+	cs, _, _ := unstructured.NestedSlice(job.Object, "spec", "template", "spec", "containers")
+	a, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+	return a
+}
+
+func conditionOf(rsp *fnv1.RunFunctionResponse, typ string) *fnv1.Condition {
+	for _, c := range rsp.GetConditions() {
+		if c.GetType() == typ {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestRegistrationStages: a Lambda service on Restate Cloud through its
+// three stages: function not ready (no Job), ready (a Job that carries the
+// function ARN, code hash and versioning), Job complete (Registered).
+func TestRegistrationStages(t *testing.T) {
+	xr := newXR(cloudEnv(), withServices(s3Service("greeter")), inNamespace("team-a"))
+	p := newPolicy()
+
+	// 1: nothing observed, no Job.
+	rsp := run(t, newRequest(t, xr, p))
+	d := desiredOf(rsp)
+	if jobs := keysWithPrefix(d, keyRegisterPrefix); len(jobs) > 0 {
+		t.Fatalf("Jobs before the function is ready: %v", jobs)
+	}
+	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "greeter: waiting for its function to be ready")
+
+	// 2: everything observed but the Job, which runs.
+	settled, _ := settle(t, xr, p, func(k string) bool { return strings.HasPrefix(k, keyRegisterPrefix) && !strings.HasSuffix(k, suffixReport) })
+	jobs := keysWithPrefix(settled, keyRegisterPrefix+"greeter-")
+	if len(jobs) != 2 {
+		t.Fatalf("registration resources %v, want a Job and its report", jobs)
+	}
+	jobKey := jobs[0]
+	obj := settled[jobKey]
+	job := jobOf(t, obj)
+	name := job.GetName()
+	if len(name) > 63 || name != obj.GetName() || job.GetNamespace() != "team-a" {
+		t.Errorf("Job %s/%s (Object %s): want the Object's name, at most 63 characters, in the claim's namespace", job.GetNamespace(), name, obj.GetName())
+	}
+	args := argsOf(t, job)
+	for _, want := range []string{
+		"--lambda-arn=arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-greeter",
+		"--versioning=Latest", "--force",
+		"--admin-url=https://201hd7bh2yrxzmy6h1eqdfhx7g.env.us.restate.cloud:9070",
+		"--assume-role-arn=arn:aws:iam::123456789012:role/demo-x7k2p-invoker-role",
+		"--token-file=/var/run/secrets/restate/token",
+		"--report-configmap=" + name,
+	} {
+		if !slices.Contains(args, want) {
+			t.Errorf("args %v lack %s", args, want)
+		}
+	}
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--code-sha256=") && len(a) > len("--code-sha256=") }) {
+		t.Errorf("args %v carry no code hash", args)
+	}
+	want(t, str(obj, "spec", "readiness", "policy"), "DeriveFromCelQuery")
+	wantContains(t, str(obj, "spec", "readiness", "celQuery"), "c.type == 'Complete'")
+	want(t, str(obj, "spec", "providerConfigRef", "name"), "default")
+	rsp = run(t, newRequest(t, xr, p, observe(t, settled, func(k string) bool { return k != jobKey && k != jobKey+"."+suffixReport })...))
+	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "greeter: Job team-a/"+name+" running")
+
+	// 3: the Job completed and reported.
+	rsp = run(t, newRequest(t, xr, p, observe(t, settled, nil)...))
+	wantCondition(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_TRUE)
+	reg := servicesOf(t, rsp)[0].Registration
+	if reg == nil || !reg.Complete || reg.Endpoint != "arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-greeter:$LATEST" ||
+		reg.Version != "$LATEST" || !strings.HasPrefix(reg.DeploymentID, "dp_") || reg.Job != name {
+		t.Errorf("registration status %+v", reg)
+	}
+	for k, r := range rsp.GetDesired().GetResources() {
+		if r.GetReady() != fnv1.Ready_READY_TRUE {
+			t.Errorf("%s not ready once settled", k)
+		}
+	}
+}
+
+func wantMessage(t *testing.T, rsp *fnv1.RunFunctionResponse, typ string, status fnv1.Status, text string) {
+	t.Helper()
+	c := conditionOf(rsp, typ)
+	if c == nil || c.GetStatus() != status || !strings.Contains(c.GetMessage(), text) {
+		t.Errorf("condition %s = %v, want %v with %q", typ, c, status, text)
+	}
+}
+
+// TestJobPodIsRestricted: the registration pod meets the restricted Pod
+// Security Standard, with a read-only root filesystem, bounded retries
+// and deadline, and no ttlSecondsAfterFinished (provider-kubernetes would
+// recreate a Job that disappears, and so run it again).
+func TestJobPodIsRestricted(t *testing.T) {
+	d, _ := settle(t, newXR(cloudEnv(), withServices(s3Service("greeter")), inNamespace("team-a")), newPolicy(), nil)
+	job := jobOf(t, d[keysWithPrefix(d, keyRegisterPrefix+"greeter-")[0]])
+	spec := job.Object["spec"].(map[string]any)
+	if _, ok := spec["ttlSecondsAfterFinished"]; ok {
+		t.Error("the Job sets ttlSecondsAfterFinished")
+	}
+	want(t, spec["backoffLimit"], float64(2))
+	want(t, spec["activeDeadlineSeconds"], float64(jobDeadlineSeconds))
+	pod := spec["template"].(map[string]any)["spec"].(map[string]any)
+	want(t, str(&unstructured.Unstructured{Object: pod}, "securityContext", "seccompProfile", "type"), "RuntimeDefault")
+	wantBool(t, &unstructured.Unstructured{Object: pod}, true, "securityContext", "runAsNonRoot")
+	c := &unstructured.Unstructured{Object: pod["containers"].([]any)[0].(map[string]any)}
+	wantBool(t, c, false, "securityContext", "allowPrivilegeEscalation")
+	wantBool(t, c, true, "securityContext", "readOnlyRootFilesystem")
+	wantBool(t, c, true, "securityContext", "runAsNonRoot")
+	drop, _, _ := unstructured.NestedStringSlice(c.Object, "securityContext", "capabilities", "drop")
+	if !slices.Equal(drop, []string{"ALL"}) {
+		t.Errorf("capabilities dropped: %v", drop)
+	}
+	want(t, str(c, "image"), "ghcr.io/restate-crossplane/function-restate-stack:v0.1.0")
+	// The token by reference: a Secret volume, never a value.
+	vols, _, _ := unstructured.NestedSlice(pod, "volumes")
+	want(t, str(&unstructured.Unstructured{Object: vols[0].(map[string]any)}, "secret", "secretName"), "restate-cloud-admin")
+
+	// RBAC: get and patch on exactly the report ConfigMaps.
+	role, _, _ := unstructured.NestedMap(d[keyRegisterRole].Object, "spec", "forProvider", "manifest")
+	b, _ := json.Marshal(role["rules"])
+	wantContains(t, string(b), `"resourceNames":["`+job.GetName()+`"]`)
+	wantContains(t, string(b), `"verbs":["get","patch"]`)
+}
+
+// TestNewCodeNewJob: a new observed code hash composes a new Job and drops
+// the old one; the same hash keeps the same Job.
+func TestNewCodeNewJob(t *testing.T) {
+	xr := newXR(cloudEnv(), withServices(s3Service("greeter")), inNamespace("team-a"))
+	d, obs := settle(t, xr, newPolicy(), nil)
+	old := keysWithPrefix(d, keyRegisterPrefix+"greeter-")[0]
+	same := desiredOf(run(t, newRequest(t, xr, newPolicy(), obs...)))
+	if same[old] == nil {
+		t.Error("the Job changed though nothing did")
+	}
+	for _, o := range obs {
+		if o.GetKind() == "Function" {
+			_ = unstructured.SetNestedField(o.Object, "bmV3LWNvZGU=", "status", "atProvider", "codeSHA256")
+		}
+	}
+	next := desiredOf(run(t, newRequest(t, xr, newPolicy(), obs...)))
+	if next[old] != nil || len(keysWithPrefix(next, keyRegisterPrefix+"greeter-")) != 2 {
+		t.Errorf("after new code: %v, want a new Job and report instead of %s", keysWithPrefix(next, keyRegisterPrefix), old)
+	}
+	if !slices.Contains(argsOf(t, jobOf(t, next[keysWithPrefix(next, keyRegisterPrefix+"greeter-")[0]])), "--code-sha256=bmV3LWNvZGU=") {
+		t.Error("the new Job does not carry the new code hash")
+	}
+}
+
+// TestDeregistration: a service with removal policy Destroy that leaves
+// the claim is deregistered before its function goes; with Retain it stays
+// registered and its function goes at once.
+func TestDeregistration(t *testing.T) {
+	destroy := s3Service("payments")
+	destroy.Registration.RemovalPolicy = v1alpha1.RemovalDestroy
+	both := newXR(cloudEnv(), withServices(s3Service("greeter"), destroy), inNamespace("team-a"))
+	_, obs := settle(t, both, newPolicy(), nil)
+
+	gone := newXR(cloudEnv(), withServices(), inNamespace("team-a"))
+	rsp := run(t, newRequest(t, gone, newPolicy(), obs...))
+	d := desiredOf(rsp)
+	deregs := keysWithPrefix(d, keyDeregisterPrefix+"payments-")
+	if len(deregs) != 1 {
+		t.Fatalf("deregistration Jobs %v, want one for payments", keysWithPrefix(d, keyDeregisterPrefix))
+	}
+	args := argsOf(t, jobOf(t, d[deregs[0]]))
+	for _, w := range []string{"--deregister", "--lambda-arn=arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-payments", "--token-file=/var/run/secrets/restate/token"} {
+		if !slices.Contains(args, w) {
+			t.Errorf("deregistration args %v lack %s", args, w)
+		}
+	}
+	for _, k := range []string{"fn-payments", "fn-payments.role", "fn-payments.log-group"} {
+		if d[k] == nil {
+			t.Errorf("%s dropped before payments is deregistered", k)
+		}
+	}
+	if d["fn-greeter"] != nil || len(keysWithPrefix(d, keyDeregisterPrefix+"greeter-")) > 0 {
+		t.Error("greeter (Retain) is kept or deregistered")
+	}
+
+	// The deregistration Job completes: everything of payments goes.
+	obs = append(obs, observe(t, d, func(k string) bool { return strings.HasPrefix(k, keyDeregisterPrefix) })...)
+	d = desiredOf(run(t, newRequest(t, gone, newPolicy(), obs...)))
+	for k := range d {
+		if strings.Contains(k, "payments") {
+			t.Errorf("%s still composed after deregistration", k)
+		}
+	}
+}
+
+func TestRegistrationNeedsANamespace(t *testing.T) {
+	xr := newXR(externalEnv(), withServices(httpService("orders", "http://orders:9080")))
+	rsp := run(t, newRequest(t, xr, newPolicy()))
+	if len(keysWithPrefix(desiredOf(rsp), keyRegisterPrefix)) > 0 {
+		t.Error("a Job without a namespace")
+	}
+	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "orders: waiting for a namespace")
+
+	rsp = run(t, newRequest(t, xr, newPolicy(func(p *policy.StackPolicy) { p.Registration.Namespace = "restate-jobs" })))
+	jobs := keysWithPrefix(desiredOf(rsp), keyRegisterPrefix+"orders-")
+	if len(jobs) != 2 || jobOf(t, desiredOf(rsp)[jobs[0]]).GetNamespace() != "restate-jobs" {
+		t.Errorf("with the platform's namespace: %v", jobs)
+	}
+}
+
+// TestHTTPServiceRegistersAtOnce: an HTTP service needs only the admin URL;
+// a new revision is a new Job.
+func TestHTTPServiceRegistersAtOnce(t *testing.T) {
+	svc := httpService("orders", "http://orders.team-a.svc:9080")
+	xr := newXR(externalEnv(), withServices(svc), inNamespace("team-a"))
+	d := compose(t, xr, newPolicy())
+	jobs := keysWithPrefix(d, keyRegisterPrefix+"orders-")
+	if len(jobs) != 2 {
+		t.Fatalf("registration resources %v", jobs)
+	}
+	args := argsOf(t, jobOf(t, d[jobs[0]]))
+	for _, w := range []string{"--uri=http://orders.team-a.svc:9080", "--admin-url=https://restate.example.com:9070", "--force"} {
+		if !slices.Contains(args, w) {
+			t.Errorf("args %v lack %s", args, w)
+		}
+	}
+	svc.HTTP.Revision = "v2"
+	d2 := compose(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy())
+	if d2[jobs[0]] != nil {
+		t.Error("a new revision kept the old Job")
+	}
+}
+
+// TestSelfHostedRegistrationWaitsForTheServer: no Job until the instance
+// reports its address; the platform's admin access opens the admin port to
+// the cluster, never to the world.
+func TestSelfHostedRegistrationWaitsForTheServer(t *testing.T) {
+	xr := newXR(withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
+	p := newPolicy(func(p *policy.StackPolicy) {
+		p.Registration.AdminAccess = policy.AdminAccess{SourceSecurityGroupIDs: []string{"sg-0123456789abcdef0"}, CIDRBlocks: []string{"10.20.0.0/16"}}
+	})
+	rsp := run(t, newRequest(t, xr, p))
+	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "orders: waiting for the environment's admin URL")
+	d := desiredOf(rsp)
+	rules := keysWithPrefix(d, keyAdminAccessPrefix)
+	if len(rules) != 2 {
+		t.Fatalf("admin access rules %v, want one per source", rules)
+	}
+	var sources []string
+	for _, k := range rules {
+		r := d[k]
+		want(t, str(r, "spec", "forProvider", "securityGroupIdRef", "name"), "demo-x7k2p-security-group-admin")
+		want(t, valueAt(r, "spec", "forProvider", "fromPort"), float64(9070))
+		sources = append(sources, str(r, "spec", "forProvider", "sourceSecurityGroupId")+str(r, "spec", "forProvider", "cidrBlock"))
+	}
+	slices.Sort(sources)
+	if !slices.Equal(sources, []string{"10.20.0.0/16", "sg-0123456789abcdef0"}) {
+		t.Errorf("admin access from %v", sources)
+	}
+	settled, _ := settle(t, xr, p, nil)
+	if len(keysWithPrefix(settled, keyRegisterPrefix+"orders-")) != 2 {
+		t.Error("no Job once the server is observed")
+	}
+
+	open := newPolicy(func(p *policy.StackPolicy) { p.Registration.AdminAccess.CIDRBlocks = []string{"0.0.0.0/0"} })
+	wantRejected(t, xr, open, "input.registration.adminAccess.cidrBlocks[0]", "never open to the world")
+}
+
+// TestPublishedVersioning: the platform's publisher identity runs the Job
+// and may publish versions of exactly the stack's functions.
+func TestPublishedVersioning(t *testing.T) {
+	xr := newXR(cloudEnv(), withServices(s3Service("greeter")), inNamespace("team-a"), func(xr *v1alpha1.XRestateStack) {
+		xr.Spec.Versioning = v1alpha1.VersioningPublished
+	})
+	wantRejected(t, xr, newPolicy(), "spec.versioning", "the platform provides no identity to publish Lambda versions")
+
+	p := newPolicy(withPublisher)
+	d, _ := settle(t, xr, p, nil)
+	g := d[keyPublishGrant]
+	want(t, str(g, "spec", "forProvider", "roleName"), "restate-publisher")
+	wantPolicy(t, valueAt(g, "spec", "forProvider", "document"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:PublishVersion"],
+		"Resource":["arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-greeter"]}]}`)
+	job := jobOf(t, d[keysWithPrefix(d, keyRegisterPrefix+"greeter-")[0]])
+	want(t, str(job, "spec", "template", "spec", "serviceAccountName"), "restate-publisher")
+	args := argsOf(t, job)
+	if !slices.Contains(args, "--versioning=Published") || slices.Contains(args, "--force") {
+		t.Errorf("args %v: want Published without force", args)
+	}
+	binding, _, _ := unstructured.NestedMap(d[keyRegisterBinding].Object, "spec", "forProvider", "manifest")
+	b, _ := json.Marshal(binding["subjects"])
+	wantContains(t, string(b), `"name":"restate-publisher"`)
+}
+
+// TestFailedJobIsReported: a Job that failed is named in the Registered
+// condition with how to read its logs.
+func TestFailedJobIsReported(t *testing.T) {
+	xr := newXR(externalEnv(), withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
+	d := compose(t, xr, newPolicy())
+	obs := observe(t, d, nil)
+	for _, o := range obs {
+		if m, _, _ := unstructured.NestedMap(o.Object, "status", "atProvider", "manifest"); m["kind"] == "Job" {
+			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}},
+				"status", "atProvider", "manifest", "status", "conditions")
+			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"type": "Ready", "status": "False", "reason": "Unavailable"}}, "status", "conditions")
+		}
+	}
+	rsp := run(t, newRequest(t, xr, newPolicy(), obs...))
+	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "failed (BackoffLimitExceeded); see kubectl logs -n team-a job/")
+}
