@@ -289,8 +289,8 @@ func jobObject(s *stack, name, svc string, args []string, rec registrationRecord
 		},
 	}
 	pod := corev1.PodSpec{
-		RestartPolicy:                corev1.RestartPolicyNever,
-		ServiceAccountName:           sa,
+		RestartPolicy:      corev1.RestartPolicyNever,
+		ServiceAccountName: sa,
 		// Only to report; an AWS identity comes with its own token.
 		AutomountServiceAccountToken: ptr.To(report),
 		EnableServiceLinks:           ptr.To(false),

@@ -115,7 +115,9 @@ func TestRegistrationStages(t *testing.T) {
 	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "greeter: waiting for its function to be ready")
 
 	// 2: everything observed but the Job, which runs.
-	settled, _ := settle(t, xr, p, func(k string) bool { return strings.HasPrefix(k, keyRegisterPrefix) && !strings.HasSuffix(k, suffixReport) })
+	settled, _ := settle(t, xr, p, func(k string) bool {
+		return strings.HasPrefix(k, keyRegisterPrefix) && !strings.HasSuffix(k, suffixReport)
+	})
 	jobs := keysWithPrefix(settled, keyRegisterPrefix+"greeter-")
 	if len(jobs) != 2 {
 		t.Fatalf("registration resources %v, want a Job and its report", jobs)
