@@ -359,3 +359,20 @@ func TestAdminTypesMatchOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterInsecure: a stand-in admin API with a self-signed
+// certificate (a self-hosted server with SelfSigned TLS has one) is refused
+// unless --insecure is given.
+func TestRegisterInsecure(t *testing.T) {
+	admin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/deployments" {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"id":"dp_1","services":[{"name":"Greeter","revision":1,"public":true,"deployment_id":"dp_1"}]}`))
+		}
+	}))
+	defer admin.Close()
+	runRegister(t, nil, "--admin-url="+admin.URL, "--uri=http://127.0.0.1:1").want(t, 3, "certificate")
+	r := runRegister(t, nil, "--admin-url="+admin.URL, "--uri=http://127.0.0.1:1", "--insecure")
+	r.want(t, 0, "registered http://127.0.0.1:1 as deployment dp_1")
+}
