@@ -73,11 +73,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 			return rsp, nil
 		}
 	}
-	observed, err := request.GetObservedComposedResources(req)
-	if err != nil {
-		response.Fatal(rsp, fmt.Errorf("cannot read the observed resources: %w", err))
-		return rsp, nil
-	}
+	observed := observedOf(req)
 
 	s, errs := resolve(xr, in)
 	if len(errs) > 0 {

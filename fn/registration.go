@@ -11,6 +11,7 @@ import (
 	xpv2 "github.com/crossplane/crossplane-runtime/v2/apis/common/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
+	"google.golang.org/protobuf/types/known/structpb"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -78,9 +79,9 @@ type registrationPlan struct {
 // code hash; or the HTTP URI) and the admin URL is known; and a Job that
 // deregisters a service with removal policy Destroy that left the claim,
 // keeping its function until that Job has succeeded.
-func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) registrationPlan {
+func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) registrationPlan {
 	plan := registrationPlan{kept: map[resource.Name]*resource.DesiredComposed{}, jobs: map[string]string{}, waiting: map[string]string{}}
-	if len(s.Services) == 0 && !hasPrefixKey(observed, keyRegisterPrefix, keyDeregisterPrefix) {
+	if len(s.Services) == 0 && !hasPrefixKey(obs, keyRegisterPrefix, keyDeregisterPrefix) {
 		return plan
 	}
 	if s.Registration.Namespace == "" {
@@ -89,8 +90,8 @@ func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComp
 		}
 		return plan
 	}
-	envAdmin, _ := environmentURLs(s, desired, observed)
-	invoker := invokerRoleARN(s, observed)
+	envAdmin, _ := environmentURLs(s, desired, obs)
+	invoker := invokerRoleARN(s, obs)
 	var reports []string
 
 	for _, svc := range s.Services {
@@ -98,7 +99,7 @@ func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComp
 		if admin == "" {
 			admin = envAdmin
 		}
-		target, why := registrationTarget(s, svc, desired, observed)
+		target, why := registrationTarget(s, svc, desired, obs)
 		switch {
 		case admin == "":
 			plan.waiting[svc.Name] = "the environment's admin URL"
@@ -121,7 +122,7 @@ func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComp
 		)
 	}
 
-	plan.parts = append(plan.parts, deregistrations(s, observed, plan.kept)...)
+	plan.parts = append(plan.parts, deregistrations(s, obs, plan.kept)...)
 	if len(plan.parts) > 0 {
 		plan.parts = append(plan.parts, registerRBAC(s, reports)...)
 	}
@@ -138,14 +139,14 @@ type target struct {
 }
 
 // registrationTarget returns a service's endpoint, or what it waits for.
-func registrationTarget(s *stack, svc service, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) (target, string) {
+func registrationTarget(s *stack, svc service, desired map[resource.Name]*resource.DesiredComposed, obs observed) (target, string) {
 	if svc.HTTP != nil {
 		return target{endpoint: svc.HTTP.URI, config: svc.HTTP.Revision}, ""
 	}
 	key := serviceKey(svc.Name, "")
 	d := desired[resource.Name(key)]
-	arn := observedString(observed, key, "status.atProvider.functionARN")
-	code := observedString(observed, key, "status.atProvider.codeSHA256")
+	arn := obs.str(key, "status.atProvider.functionARN")
+	code := obs.str(key, "status.atProvider.codeSHA256")
 	if d == nil || d.Ready != resource.ReadyTrue || arn == "" || code == "" {
 		return target{}, "its function to be ready"
 	}
@@ -195,30 +196,28 @@ func registerArgs(s *stack, svc service, rec registrationRecord, t target, invok
 // deregistrations composes a deregistration Job for each service that left
 // the claim with removal policy Destroy after it was registered, and keeps
 // that service's resources until the Job has succeeded.
-func deregistrations(s *stack, observed map[resource.Name]resource.ObservedComposed, kept map[resource.Name]*resource.DesiredComposed) []part {
+func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.DesiredComposed) []part {
 	inSpec := map[string]bool{}
 	for _, svc := range s.Services {
 		inSpec[svc.Name] = true
 	}
 	records := map[string]registrationRecord{}
 	done := map[string]bool{}
-	for _, name := range sortedKeys(observed) {
-		key := string(name)
+	for _, key := range sortedKeys(obs) {
 		isReg, isDereg := strings.HasPrefix(key, keyRegisterPrefix), strings.HasPrefix(key, keyDeregisterPrefix)
 		if (!isReg && !isDereg) || strings.HasSuffix(key, "."+suffixReport) {
 			continue
 		}
-		o := observed[name].Resource
 		var rec registrationRecord
-		if err := json.Unmarshal([]byte(o.GetAnnotations()[annRegistration]), &rec); err != nil || rec.Service == "" || inSpec[rec.Service] ||
+		if err := json.Unmarshal([]byte(obs.annotation(key, annRegistration)), &rec); err != nil || rec.Service == "" || inSpec[rec.Service] ||
 			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
 			continue
 		}
-		if isReg && observedString(observed, key+"."+suffixReport, "status.atProvider.manifest.data."+register.ReportEndpoint) == "" {
+		if isReg && obs.str(key+"."+suffixReport, "status.atProvider.manifest.data."+register.ReportEndpoint) == "" {
 			continue // never registered: nothing to remove
 		}
 		records[rec.Service] = rec
-		if isDereg && isReady(observed[name]) {
+		if isDereg && obs.ready(key) {
 			done[rec.Service] = true
 		}
 	}
@@ -242,9 +241,9 @@ func deregistrations(s *stack, observed map[resource.Name]resource.ObservedCompo
 		}
 		key := keyDeregisterPrefix + svc + "-" + hashOf(args...)
 		parts = append(parts, part{key: key, mr: jobObject(s, awsName(s.Name, key), svc, args, rec, false)})
-		for name, o := range observed {
-			if serviceOfKey(string(name)) == svc {
-				kept[name] = keepObserved(o)
+		for key, o := range obs {
+			if serviceOfKey(key) == svc {
+				kept[resource.Name(key)] = keepObserved(o, obs.ready(key))
 			}
 		}
 	}
@@ -253,17 +252,24 @@ func deregistrations(s *stack, observed map[resource.Name]resource.ObservedCompo
 
 // keepObserved turns an observed resource back into a desired one, so that
 // it stays while its service is deregistered.
-func keepObserved(o resource.ObservedComposed) *resource.DesiredComposed {
+func keepObserved(o *structpb.Struct, ready bool) *resource.DesiredComposed {
+	m := o.AsMap()
 	u := composed.New()
-	u.SetAPIVersion(o.Resource.GetAPIVersion())
-	u.SetKind(o.Resource.GetKind())
-	u.SetName(o.Resource.GetName())
-	u.Object["spec"] = o.Resource.Object["spec"]
+	u.SetAPIVersion(asString(m["apiVersion"]))
+	u.SetKind(asString(m["kind"]))
+	md, _ := m["metadata"].(map[string]any)
+	u.SetName(asString(md["name"]))
+	u.Object["spec"] = m["spec"]
 	d := &resource.DesiredComposed{Resource: u, Ready: resource.ReadyFalse}
-	if isReady(o) {
+	if ready {
 		d.Ready = resource.ReadyTrue
 	}
 	return d
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // jobObject wraps a registration Job in a provider-kubernetes Object that
@@ -412,14 +418,10 @@ func (s *stack) tokenRef() *v1alpha1.SecretKeyReference {
 	return nil
 }
 
-func isReady(o resource.ObservedComposed) bool {
-	return o.Resource.GetCondition(xpv2.TypeReady).Status == "True"
-}
-
-func hasPrefixKey(observed map[resource.Name]resource.ObservedComposed, prefixes ...string) bool {
-	for name := range observed {
+func hasPrefixKey(obs observed, prefixes ...string) bool {
+	for name := range obs {
 		for _, p := range prefixes {
-			if strings.HasPrefix(string(name), p) {
+			if strings.HasPrefix(name, p) {
 				return true
 			}
 		}
@@ -429,7 +431,7 @@ func hasPrefixKey(observed map[resource.Name]resource.ObservedComposed, prefixes
 
 // registrationStatus fills in each service's registration from its Job's
 // Object and its report, and says what the services still wait for.
-func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, observed map[resource.Name]resource.ObservedComposed) (waiting []string) {
+func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs observed) (waiting []string) {
 	for i := range st.Services {
 		svc := st.Services[i].Name
 		key, ok := plan.jobs[svc]
@@ -442,20 +444,20 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 			continue
 		}
 		data := func(k string) string {
-			return observedString(observed, key+"."+suffixReport, "status.atProvider.manifest.data."+k)
+			return obs.str(key+"."+suffixReport, "status.atProvider.manifest.data."+k)
 		}
 		job := awsName(s.Name, key)
 		r := &v1alpha1.RegistrationStatus{Job: job, Endpoint: data(register.ReportEndpoint), Version: data(register.ReportVersion), DeploymentID: data(register.ReportDeploymentID)}
 		if svcs := data(register.ReportServices); svcs != "" {
 			r.Services = strings.Split(svcs, ",")
 		}
-		o, seen := observed[resource.Name(key)]
-		r.Complete = seen && isReady(o) && r.Endpoint != ""
+		_, seen := obs[key]
+		r.Complete = seen && obs.ready(key) && r.Endpoint != ""
 		st.Services[i].Registration = r
 		switch {
 		case r.Complete:
-		case seen && jobFailed(o) != "":
-			waiting = append(waiting, fmt.Sprintf("%s: Job %s/%s failed (%s); see kubectl logs -n %s job/%s", svc, s.Registration.Namespace, job, jobFailed(o), s.Registration.Namespace, job))
+		case seen && jobFailed(obs, key) != "":
+			waiting = append(waiting, fmt.Sprintf("%s: Job %s/%s failed (%s); see kubectl logs -n %s job/%s", svc, s.Registration.Namespace, job, jobFailed(obs, key), s.Registration.Namespace, job))
 		default:
 			waiting = append(waiting, fmt.Sprintf("%s: Job %s/%s running", svc, s.Registration.Namespace, job))
 		}
@@ -465,17 +467,13 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 
 // jobFailed is the reason of a failed Job observed through its Object, or
 // "".
-func jobFailed(o resource.ObservedComposed) string {
-	conds, _ := o.Resource.GetValue("status.atProvider.manifest.status.conditions")
-	list, _ := conds.([]any)
-	for _, c := range list {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Failed" && m["status"] == "True" {
-			if r, _ := m["reason"].(string); r != "" {
-				return r
-			}
-			return "Failed"
-		}
+func jobFailed(obs observed, key string) string {
+	c := conditionOfType(obs.value(key, "status.atProvider.manifest.status.conditions"), "Failed")
+	if c.GetFields()["status"].GetStringValue() != "True" {
+		return ""
 	}
-	return ""
+	if r := c.GetFields()["reason"].GetStringValue(); r != "" {
+		return r
+	}
+	return "Failed"
 }

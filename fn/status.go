@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	xpv1 "github.com/crossplane/crossplane-runtime/v2/apis/common/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
@@ -14,10 +13,10 @@ import (
 // setReadiness marks each desired resource ready exactly when the provider
 // says its observed counterpart is. A resource not yet observed is not
 // ready.
-func setReadiness(desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) {
+func setReadiness(desired map[resource.Name]*resource.DesiredComposed, obs observed) {
 	for name, d := range desired {
 		d.Ready = resource.ReadyFalse
-		if o, ok := observed[name]; ok && o.Resource.GetCondition(xpv1.TypeReady).Status == "True" {
+		if obs.ready(string(name)) {
 			d.Ready = resource.ReadyTrue
 		}
 	}
@@ -35,25 +34,13 @@ func notReady(desired map[resource.Name]*resource.DesiredComposed) []string {
 	return waiting
 }
 
-// observedString reads a string field of an observed resource, or "".
-func observedString(observed map[resource.Name]resource.ObservedComposed, name, path string) string {
-	o, ok := observed[resource.Name(name)]
-	if !ok {
-		return ""
-	}
-	v, _ := o.Resource.GetString(path)
-	return v
-}
-
 // observedAccount finds the AWS account id in an observed ARN, for
 // platforms that do not put it in the function's input. Roles are the
 // first resources with an ARN in every kind of stack.
-func observedAccount(observed map[resource.Name]resource.ObservedComposed) string {
-	for _, name := range sortedKeys(observed) {
-		o := observed[name]
+func observedAccount(obs observed) string {
+	for _, name := range sortedKeys(obs) {
 		for _, path := range []string{"status.atProvider.arn", "status.atProvider.functionARN"} {
-			arn, _ := o.Resource.GetString(path)
-			if a := accountOfARN(arn); a != "" {
+			if a := accountOfARN(obs.str(name, path)); a != "" {
 				return a
 			}
 		}
@@ -62,15 +49,15 @@ func observedAccount(observed map[resource.Name]resource.ObservedComposed) strin
 }
 
 // stackStatus derives the stack's status from what is observed.
-func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) v1alpha1.RestateStackStatus {
+func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) v1alpha1.RestateStackStatus {
 	st := v1alpha1.RestateStackStatus{
 		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(notReady(desired)), len(desired)),
-		Services:       servicesStatus(s, desired, observed),
-		InvokerRoleARN: invokerRoleARN(s, observed),
+		Services:       servicesStatus(s, desired, obs),
+		InvokerRoleARN: invokerRoleARN(s, obs),
 	}
-	st.AdminURL, st.IngressURL = environmentURLs(s, desired, observed)
+	st.AdminURL, st.IngressURL = environmentURLs(s, desired, obs)
 	if s.SelfHosted != nil {
-		st.SelfHosted = selfHostedStatus(s, desired, observed)
+		st.SelfHosted = selfHostedStatus(s, desired, obs)
 	}
 	return st
 }
@@ -78,7 +65,7 @@ func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, 
 // environmentURLs are the environment's admin and ingress URLs, once known:
 // a self-hosted server's once the instance reports its DNS name (the
 // private one, or the public one in a public subnet).
-func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) (admin, ingress string) {
+func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) (admin, ingress string) {
 	switch {
 	case s.Cloud != nil:
 		return cloudURLs(s.Cloud)
@@ -87,9 +74,9 @@ func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredCompos
 	}
 	sh := s.SelfHosted
 	key := instanceKey(desired)
-	host := observedString(observed, key, "status.atProvider.privateDnsName")
+	host := obs.str(key, "status.atProvider.privateDnsName")
 	if sh.Public() {
-		host = observedString(observed, key, "status.atProvider.publicDnsName")
+		host = obs.str(key, "status.atProvider.publicDnsName")
 	}
 	if host == "" {
 		return "", ""
@@ -100,11 +87,11 @@ func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredCompos
 
 // invokerRoleARN is the role Restate assumes to invoke Lambda services:
 // one the claim names, or the observed ARN of the one the stack composes.
-func invokerRoleARN(s *stack, observed map[resource.Name]resource.ObservedComposed) string {
+func invokerRoleARN(s *stack, obs observed) string {
 	if arn := s.existingInvokerRole(); arn != "" || s.External != nil {
 		return arn
 	}
-	return observedString(observed, keyInvokerRole, "status.atProvider.arn")
+	return obs.str(keyInvokerRole, "status.atProvider.arn")
 }
 
 // instanceKey is the composition resource name of the desired instance,
@@ -119,23 +106,23 @@ func instanceKey(desired map[resource.Name]*resource.DesiredComposed) string {
 }
 
 // selfHostedStatus reports the server.
-func selfHostedStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) *v1alpha1.SelfHostedStatus {
+func selfHostedStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) *v1alpha1.SelfHostedStatus {
 	ingressPort, adminPort := s.SelfHosted.Ports()
 	key := instanceKey(desired)
 	return &v1alpha1.SelfHostedStatus{
-		InstanceID:             observedString(observed, key, "status.atProvider.instanceId"),
-		PrivateDNSName:         observedString(observed, key, "status.atProvider.privateDnsName"),
-		PublicDNSName:          observedString(observed, key, "status.atProvider.publicDnsName"),
+		InstanceID:             obs.str(key, "status.atProvider.instanceId"),
+		PrivateDNSName:         obs.str(key, "status.atProvider.privateDnsName"),
+		PublicDNSName:          obs.str(key, "status.atProvider.publicDnsName"),
 		IngressPort:            ingressPort,
 		AdminPort:              adminPort,
-		IngressSecurityGroupID: observedString(observed, keyIngressGroup, "status.atProvider.securityGroupID"),
-		AdminSecurityGroupID:   observedString(observed, keyAdminGroup, "status.atProvider.securityGroupID"),
+		IngressSecurityGroupID: obs.str(keyIngressGroup, "status.atProvider.securityGroupID"),
+		AdminSecurityGroupID:   obs.str(keyAdminGroup, "status.atProvider.securityGroupID"),
 	}
 }
 
 // servicesStatus reports each service: what Lambda observed of its
 // function, and whether all its resources are ready.
-func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) []v1alpha1.ServiceStatus {
+func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) []v1alpha1.ServiceStatus {
 	if len(s.Services) == 0 {
 		return nil
 	}
@@ -151,8 +138,8 @@ func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredCompose
 		} else {
 			key := serviceKey(svc.Name, "")
 			st.Kind = "Lambda"
-			st.FunctionARN = observedString(observed, key, "status.atProvider.functionARN")
-			st.CodeSHA256 = observedString(observed, key, "status.atProvider.codeSHA256")
+			st.FunctionARN = obs.str(key, "status.atProvider.functionARN")
+			st.CodeSHA256 = obs.str(key, "status.atProvider.codeSHA256")
 		}
 		out = append(out, st)
 	}

@@ -1,0 +1,78 @@
+// Command bench runs the function's benchmarks with Go's own harness
+// (testing.Benchmark) and prints, for every case, RunFunction's time as a
+// ratio to the protobuf floor measured in the same run, its allocations,
+// and the request and response sizes; then how time grows with services.
+// `make bench` runs it; BENCHMARKS.md records its output.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/restate-crossplane/function-restate-stack/fn"
+	"github.com/restate-crossplane/function-restate-stack/internal/benchdata"
+)
+
+func main() {
+	cases, err := benchdata.Cases()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("GOMAXPROCS=%d, %s/%s, %s\n\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Println("| state | services | RunFunction | floor | ratio | allocs/op | request | response |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	times := map[string]float64{}
+	for _, c := range cases {
+		f := &fn.Function{Log: logging.NewNopLogger()}
+		var rsp *fnv1.RunFunctionResponse
+		run := testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rsp = benchdata.Run(b, f, c.Request)
+			}
+		})
+		for _, r := range rsp.GetResults() {
+			if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+				fmt.Fprintf(os.Stderr, "%s/%d: %s\n", c.State, c.Services, r.GetMessage())
+				os.Exit(1)
+			}
+		}
+		floor := testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				benchdata.Floor(b, c.Request, rsp)
+			}
+		})
+		ns, floorNs := float64(run.NsPerOp()), float64(floor.NsPerOp())
+		times[fmt.Sprintf("%s/%d", c.State, c.Services)] = ns
+		fmt.Printf("| %s | %d | %s | %s | %.2fx | %d | %s | %s |\n", c.State, c.Services, dur(ns), dur(floorNs), ns/floorNs,
+			run.AllocsPerOp(), size(len(c.Request)), size(proto.Size(rsp)))
+	}
+	fmt.Println()
+	for _, state := range []string{"first", "steady"} {
+		fmt.Printf("scaling, %s: 256 services take %.1fx the time of 16 (16x the services)\n", state, times[state+"/256"]/times[state+"/16"])
+	}
+}
+
+func dur(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", ns/1e3)
+	}
+}
+
+func size(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+}
