@@ -18,7 +18,7 @@ RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
-.PHONY: all tools build generate check-generate render test unit render-test golden packages clean
+.PHONY: all tools build generate check-generate render test unit render-test golden packages bench bench-load clean
 
 all: test
 
@@ -81,6 +81,14 @@ packages: $(CROSSPLANE)
 	$(CROSSPLANE) xpkg build --package-root=compositions --examples-root=examples/claims --package-file=$(OUT)/configuration-restate-stack.xpkg
 
 test: check-generate unit render-test packages
+
+## Benchmarks (BENCHMARKS.md): RunFunction against the protobuf floor at 1
+## to 256 services, then the real binary under load and a soak.
+bench:
+	$(GO) run ./hack/bench
+
+bench-load: build
+	$(GO) run ./hack/load -function $(FUNCTION)
 
 clean:
 	rm -rf $(BIN) $(OUT)

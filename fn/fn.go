@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/request"
 	"github.com/crossplane/function-sdk-go/response"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -21,10 +24,22 @@ import (
 	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
-// responseTTL is how long Crossplane may reuse a response while nothing
-// changes. Status (URLs) should show up within a minute of the provider
-// observing it.
-const responseTTL = time.Minute
+// Response TTLs. Crossplane reuses a response for an identical request
+// until its TTL ends and, with realtime compositions, reconciles the
+// composite again after it. Any change to what is observed changes the
+// request, so a settled stack can be cached long; while anything is still
+// being created or registered, a short TTL brings URLs, versions and
+// registration results into the claim's status promptly.
+const (
+	pendingTTL = 30 * time.Second
+	settledTTL = 5 * time.Minute
+)
+
+// DefaultMaxResponseBytes is what Crossplane accepts from a function: its
+// gRPC client keeps the default 4 MiB receive limit. A stack whose response
+// would be larger is refused with this limit named, rather than failing in
+// the transport.
+const DefaultMaxResponseBytes = 4 << 20
 
 // Condition types the function reports on the composite and the claim.
 const (
@@ -46,13 +61,19 @@ type Function struct {
 	fnv1.UnimplementedFunctionRunnerServiceServer
 
 	Log logging.Logger
+	// MaxResponseBytes overrides DefaultMaxResponseBytes.
+	MaxResponseBytes int
 }
 
 // RunFunction composes a RestateStack.
 func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	// The response starts as a copy of the desired state so far: returning
 	// it early (on a bad claim) leaves every existing resource in place.
-	rsp := response.To(req, responseTTL)
+	rsp := response.To(req, pendingTTL)
+	// The response shares the request's desired state; keep what came in,
+	// should the stack be refused after all.
+	incoming := &fnv1.RunFunctionRequest{Meta: req.GetMeta(), Context: req.GetContext(),
+		Desired: &fnv1.State{Composite: req.GetDesired().GetComposite(), Resources: maps.Clone(req.GetDesired().GetResources())}}
 
 	oxr, err := request.GetObservedCompositeResource(req)
 	if err != nil {
@@ -144,6 +165,19 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 			response.ConditionTrue(rsp, ConditionRegistered, "Registered").TargetCompositeAndClaim()
 		}
 	}
+	if len(groups) == 0 && len(unregistered) == 0 {
+		rsp.Meta.Ttl = durationpb.New(settledTTL)
+	}
+	limit := f.MaxResponseBytes
+	if limit == 0 {
+		limit = DefaultMaxResponseBytes
+	}
+	if size := proto.Size(rsp); size > limit {
+		tooLarge := response.To(incoming, pendingTTL)
+		response.Fatal(tooLarge, fmt.Errorf("the stack's %d composed resources take %.2f MiB, over the %.2f MiB Crossplane accepts from a function; split it into smaller stacks",
+			len(ours), float64(size)/(1<<20), float64(limit)/(1<<20)))
+		return tooLarge, nil
+	}
 	log.Debug("Composed a RestateStack", "resources", len(ours), "account-known", s.AccountID != "")
 	return rsp, nil
 }
@@ -203,9 +237,8 @@ func setStatus(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, st v
 	if err != nil {
 		return fmt.Errorf("cannot convert the status: %w", err)
 	}
-	if err := dxr.Resource.SetValue("status", m); err != nil {
-		return fmt.Errorf("cannot set the status: %w", err)
-	}
+	// Set on the map: the SDK's path setter round-trips it through JSON.
+	dxr.Resource.Object["status"] = m
 	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
 		return fmt.Errorf("cannot set the desired composite resource: %w", err)
 	}

@@ -44,7 +44,7 @@ func buildLogGroup(s *stack) part {
 // stays in AWS, detached, for recovery.
 func buildHost(s *stack, at placement, fp *field.Path) (part, error) {
 	sh := s.SelfHosted
-	ud, err := userData(s)
+	ud, err := userData(s.Region, sh)
 	var tooLarge errUserDataTooLarge
 	if errors.As(err, &tooLarge) {
 		return part{}, field.Invalid(fp, "<user data>", tooLarge.Error())

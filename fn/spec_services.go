@@ -68,12 +68,20 @@ var (
 	}
 )
 
-const maxServiceNameLength = 32
+const (
+	maxServiceNameLength = 32
+	// maxServices keeps a stack's request and response well within the
+	// gRPC limits (BENCHMARKS.md); the XRD says the same.
+	maxServices = 256
+)
 
 // resolveServices validates spec.services and resolves each entry's
 // registration options over the stack's spec.registration.
 func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.RegistrationOptions, p *policy.StackPolicy, spec *field.Path) ([]service, field.ErrorList) {
 	errs := checkRegistrationOptions(defaults, spec.Child("registration"))
+	if len(in) > maxServices {
+		errs = append(errs, field.TooMany(spec.Child("services"), len(in), maxServices))
+	}
 	seen := map[string]bool{}
 	out := make([]service, 0, len(in))
 	for i, sv := range in {

@@ -1,8 +1,10 @@
 package fn
 
 import (
+	"context"
 	"testing"
 
+	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -128,4 +130,35 @@ func wantCondition(t *testing.T, rsp *fnv1.RunFunctionResponse, typ string, stat
 		}
 	}
 	t.Errorf("no condition %s", typ)
+}
+
+// TestTTL: short while anything is pending, long once settled.
+func TestTTL(t *testing.T) {
+	xr := newXR(externalEnv(), withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
+	rsp := run(t, newRequest(t, xr, newPolicy()))
+	want(t, rsp.GetMeta().GetTtl().AsDuration(), pendingTTL)
+	_, obs := settle(t, xr, newPolicy(), nil)
+	rsp = run(t, newRequest(t, xr, newPolicy(), obs...))
+	want(t, rsp.GetMeta().GetTtl().AsDuration(), settledTTL)
+}
+
+// TestResponseTooLarge: a stack whose response exceeds what Crossplane
+// accepts is refused naming the limit, and keeps what exists.
+func TestResponseTooLarge(t *testing.T) {
+	f := &Function{Log: logging.NewNopLogger(), MaxResponseBytes: 8 << 10}
+	req := newRequest(t, newXR(withServices(s3Service("a"), s3Service("b"), s3Service("c"))), newPolicy())
+	rsp, err := f.RunFunction(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fatal string
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+			fatal = r.GetMessage()
+		}
+	}
+	wantContains(t, fatal, "over the 0.01 MiB Crossplane accepts from a function; split it into smaller stacks")
+	if len(rsp.GetDesired().GetResources()) != 0 {
+		t.Error("a refused response carries resources")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"mime/multipart"
 	"net/textproto"
@@ -52,8 +53,8 @@ type bifrostConfig struct {
 }
 
 // serverConfig renders the server's config, or the claim's whole override.
-func serverConfig(s *stack) (string, error) {
-	c := s.SelfHosted.Config
+func serverConfig(sh *selfHosted) (string, error) {
+	c := sh.Config
 	if c.Override != "" {
 		return c.Override, nil
 	}
@@ -68,7 +69,7 @@ func serverConfig(s *stack) (string, error) {
 		Ingress: bindAddress{"0.0.0.0:8080"},
 		Bifrost: bifrostConfig{"local"},
 	}
-	if s.SelfHosted.XRay() {
+	if sh.XRay() {
 		cfg.TracingEndpoint = "http://adot-collector:4317"
 	}
 	b, err := toml.Marshal(cfg)
@@ -78,9 +79,9 @@ func serverConfig(s *stack) (string, error) {
 // serverEnv renders Docker's env file for the server: the CDK's defaults,
 // then the claim's variables. Docker reads each line literally, so quotes,
 // $(...) and backticks in a value stay text; newlines are refused earlier.
-func serverEnv(s *stack) string {
+func serverEnv(sh *selfHosted) string {
 	env := map[string]string{"RESTATE_LOG_FORMAT": "json", "RUST_LOG": "info"}
-	for k, v := range s.SelfHosted.Config.Environment {
+	for k, v := range sh.Config.Environment {
 		env[k] = v
 	}
 	var b strings.Builder
@@ -136,23 +137,22 @@ type cloudConfig struct {
 
 // hostFilesFor returns the files the host needs, keyed by name under
 // /etc/restate-stack.
-func hostFilesFor(s *stack) (map[string]string, error) {
-	sh := s.SelfHosted
-	config, err := serverConfig(s)
+func hostFilesFor(region string, sh *selfHosted) (map[string]string, error) {
+	config, err := serverConfig(sh)
 	if err != nil {
 		return nil, fmt.Errorf("cannot render the Restate config: %w", err)
 	}
 	files := map[string]string{
 		"restate.toml":  config,
-		"server.env":    serverEnv(s),
+		"server.env":    serverEnv(sh),
 		"restate-image": sh.RestateImage,
 		"cli-version":   sh.CLIVersion,
-		"region":        s.Region,
+		"region":        region,
 		"log-group":     sh.Logs.GroupName,
 	}
 	if sh.XRay() {
 		files["collector-image"] = sh.CollectorImage
-		files["otel-collector.yaml"] = collectorConfig(s.Region)
+		files["otel-collector.yaml"] = collectorConfig(region)
 	}
 	if sh.TLSEnabled() {
 		if files["nginx.conf"], err = nginxConfig(sh); err != nil {
@@ -167,9 +167,25 @@ func hostFilesFor(s *stack) (map[string]string, error) {
 // the bootstrap script, which only reads those files. It is gzipped when it
 // would otherwise exceed EC2's limit (cloud-init unpacks it). It returns
 // the bytes before base64.
-func userData(s *stack) ([]byte, error) {
-	sh := s.SelfHosted
-	files, err := hostFilesFor(s)
+//
+// It depends on its arguments alone, and a stack's rarely change between
+// reconciles, so recent results are reused: rendering was a tenth of a
+// steady-state reconcile (BENCHMARKS.md).
+func userData(region string, sh *selfHosted) ([]byte, error) {
+	key, err := json.Marshal(struct {
+		Region string
+		SH     *selfHosted
+	}{region, sh})
+	if err != nil {
+		return nil, err
+	}
+	return userDataCache.get(string(key), func() ([]byte, error) { return renderUserData(region, sh) })
+}
+
+var userDataCache = newMemo[[]byte](256)
+
+func renderUserData(region string, sh *selfHosted) ([]byte, error) {
+	files, err := hostFilesFor(region, sh)
 	if err != nil {
 		return nil, err
 	}

@@ -135,3 +135,35 @@ func TestScriptParses(t *testing.T) {
 		}
 	}
 }
+
+// TestUserDataMemoKeyCoversInputs: every field of the resolved server spec
+// changes the memo's key, so a remembered user data is never stale.
+func TestUserDataMemoKeyCoversInputs(t *testing.T) {
+	s, errs := resolve(newXR(), newPolicy())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	base, err := userData(s.Region, s.SelfHosted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := *s.SelfHosted
+	changed.Config.Environment = map[string]string{"RUST_LOG": "debug"}
+	other, err := userData(s.Region, &changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(base) == string(other) {
+		t.Error("a changed environment gave the remembered user data")
+	}
+	fresh, err := renderUserData(s.Region, &changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(fresh) != string(other) {
+		t.Error("the remembered user data differs from a fresh render")
+	}
+	if again, _ := userData("us-east-1", s.SelfHosted); string(again) == string(base) {
+		t.Error("another region gave the remembered user data")
+	}
+}

@@ -79,7 +79,9 @@ func Requests(n int) (first, steady []byte, err error) {
 	f := &fn.Function{Log: logging.NewNopLogger()}
 	var observed []*unstructured.Unstructured
 	for range 10 {
-		rsp, err := f.RunFunction(context.Background(), req)
+		// The response shares the request's desired state: run on a copy,
+		// so the request stays as Crossplane sends it to the first step.
+		rsp, err := f.RunFunction(context.Background(), proto.Clone(req).(*fnv1.RunFunctionRequest))
 		if err != nil {
 			return nil, nil, err
 		}
