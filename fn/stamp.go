@@ -52,6 +52,8 @@ type part struct {
 	mr  managed
 	// name of the object, if it must differ from <stack>-<key>.
 	name string
+	// manifest of a provider-kubernetes Object (see objectPart).
+	manifest map[string]any
 }
 
 // kubernetesGroup is provider-kubernetes's API group.
@@ -93,6 +95,7 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		}
 		gvk := cd.GroupVersionKind()
 		if gvk.Group == kubernetesGroup {
+			forProvider["manifest"] = p.manifest
 			// Registration's Objects: the platform's provider-kubernetes
 			// config, and always deleted with the stack (a Job outliving
 			// its stack serves no one).
