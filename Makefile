@@ -18,7 +18,7 @@ RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
-.PHONY: all tools build generate check-generate render test unit render-test golden packages bench bench-load clean
+.PHONY: all tools build generate check-generate render test unit render-test golden packages bench bench-load e2e clean
 
 all: test
 
@@ -27,10 +27,26 @@ all: test
 $(CROSSPLANE): hack/tools/cli/go.mod hack/tools/cli/go.sum
 	$(GO) build -C hack/tools/cli -o $@ github.com/crossplane/cli/v2/cmd/crossplane
 $(CROSSPLANE_CORE): hack/tools/core/go.mod hack/tools/core/go.sum
-	$(GO) build -C hack/tools/core -o $@ github.com/crossplane/crossplane/v2/cmd/crossplane
+	$(GO) build -C hack/tools/core -ldflags '-X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=v2.4.0' -o $@ github.com/crossplane/crossplane/v2/cmd/crossplane
 $(CONTROLLER_GEN): hack/tools/gen/go.mod hack/tools/gen/go.sum
 	$(GO) build -C hack/tools/gen -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 tools: $(CROSSPLANE) $(CROSSPLANE_CORE) $(CONTROLLER_GEN)
+
+## The control plane of the end-to-end test: etcd, and kube-apiserver,
+## kube-controller-manager and kubectl v1.35.0, each from its own tools
+## module.
+ETCD := $(BIN)/etcd
+KUBE_APISERVER := $(BIN)/kube-apiserver
+KUBE_CONTROLLER_MANAGER := $(BIN)/kube-controller-manager
+KUBECTL := $(BIN)/kubectl
+$(ETCD): hack/tools/etcd/go.mod hack/tools/etcd/go.sum
+	$(GO) build -C hack/tools/etcd -o $@ go.etcd.io/etcd/server/v3
+$(KUBE_APISERVER): hack/tools/kube/go.mod hack/tools/kube/go.sum
+	$(GO) build -C hack/tools/kube -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+$(KUBE_CONTROLLER_MANAGER): hack/tools/kube/go.mod hack/tools/kube/go.sum
+	$(GO) build -C hack/tools/kube -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+$(KUBECTL): hack/tools/kube/go.mod hack/tools/kube/go.sum
+	$(GO) build -C hack/tools/kube -o $@ k8s.io/kubernetes/cmd/kubectl
 
 $(RESTATE_SERVER):
 	npm install --prefix $(OUT)/restate --no-audit --no-fund @restatedev/restate-server@$(RESTATE_VERSION)
@@ -86,6 +102,16 @@ test: check-generate unit render-test packages
 ## to 256 services, then the real binary under load and a soak.
 bench:
 	$(GO) run ./hack/bench
+
+## Claims applied with kubectl through a real Crossplane, end to end
+## (test/e2e): everything on loopback, stopped and removed afterwards.
+e2e: $(ETCD) $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(KUBECTL) $(CROSSPLANE_CORE) $(RESTATE_SERVER) $(RESTATE_SERVICE) build
+	ETCD=$(ETCD) KUBE_APISERVER=$(KUBE_APISERVER) KUBE_CONTROLLER_MANAGER=$(KUBE_CONTROLLER_MANAGER) KUBECTL=$(KUBECTL) \
+	CROSSPLANE_CORE=$(CROSSPLANE_CORE) CROSSPLANE_CRDS=$$($(GO) list -C hack/tools/core -m -f '{{.Dir}}' github.com/crossplane/crossplane/v2)/cluster/crds \
+	PROVIDER_AWS_CRDS=$$($(GO) list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-aws)/package/crds \
+	PROVIDER_KUBERNETES_CRDS=$$($(GO) list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-kubernetes)/package/crds \
+	FUNCTION=$(FUNCTION) RESTATE_SERVER=$(RESTATE_SERVER) RESTATE_SERVICE=$(RESTATE_SERVICE) \
+	$(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/
 
 bench-load: build
 	$(GO) run ./hack/load -function $(FUNCTION)

@@ -60,6 +60,9 @@ func Observe(u *unstructured.Unstructured) error {
 		at["SecurityGroupRuleId"] = external
 	case "Role":
 		at["arn"], at["roleID"] = "arn:aws:iam::"+Account+":role/"+name, "AROA"+strings.ToUpper(hexOf(name, 17))
+	case "RolePolicyAttachment":
+		policy, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "policyArn")
+		at["attachedPolicyArn"] = policy
 	case "InstanceProfile":
 		at["arn"], at["instanceProfileName"] = "arn:aws:iam::"+Account+":instance-profile/"+name, name
 	case "LogGroup":
@@ -91,6 +94,14 @@ func Observe(u *unstructured.Unstructured) error {
 		external = id("i")
 		ip := ipOf(name, "10.0.1.")
 		at["instanceId"], at["state"], at["privateIpAddress"] = external, "running", ip
+		// Required by the provider's status schema (its spelling).
+		itype, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "instanceType")
+		arch := "x86_64"
+		if image, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "imageId"); strings.HasSuffix(image, "arm64") {
+			arch = "arm64"
+		}
+		at["instanceType"], at["architecture"], at["platform"] = itype, arch, "Linux/UNIX"
+		at["rootDeviceType"], at["virualizationType"] = "ebs", "hvm"
 		at["privateDnsName"] = "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + region + ".compute.internal"
 		subnet, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "subnetIdRef", "name")
 		if strings.HasSuffix(subnet, "-subnet-public") {

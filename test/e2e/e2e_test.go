@@ -1,0 +1,374 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+const repo = "../.."
+
+// TestControlPlaneInABox applies claims with kubectl through a real
+// Crossplane and checks, through kubectl, what a platform engineer would.
+func TestControlPlaneInABox(t *testing.T) {
+	start := time.Now()
+	b := startBox(t)
+	t.Logf("control plane ready after %s", time.Since(start).Round(time.Second))
+	b.startCrossplane()
+	t.Logf("Crossplane ready after %s", time.Since(start).Round(time.Second))
+
+	// Provider CRDs from their modules, as their packages would install them.
+	for _, env := range []string{"PROVIDER_AWS_CRDS", "PROVIDER_KUBERNETES_CRDS"} {
+		dir := bin(t, env)
+		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		for _, f := range files {
+			base := filepath.Base(f)
+			if strings.HasPrefix(base, "kubernetes.m.") || (strings.Contains(dir, "provider-aws") && !wanted(base)) {
+				continue
+			}
+			b.applyCRD(f)
+		}
+	}
+	b.installFunction(repo)
+	b.must("apply", "-f", filepath.Join(repo, "compositions", "definition.yaml"))
+	b.must("apply", "-f", filepath.Join(repo, "compositions", "composition.yaml"))
+	eventually(t, 2*time.Minute, "the XRD to offer its claim", func() string {
+		out, _ := b.kubectl("get", "xrd", "xrestatestacks.stack.restate-crossplane.io", "-o", `jsonpath={.status.conditions[?(@.type=="Offered")].status}`)
+		if out != "True" {
+			return "Offered=" + out
+		}
+		return ""
+	})
+	t.Logf("function and XRD installed after %s", time.Since(start).Round(time.Second))
+
+	admin := startRestate(t, b)
+	prov := b.startProviders(admin)
+	b.must("create", "namespace", "team-a")
+	b.must("create", "namespace", "team-b")
+
+	t.Run("kubectl explain shows the documented fields", func(t *testing.T) {
+		out := b.must("explain", "restatestacks.spec.environment", "--api-version=stack.restate-crossplane.io/v1alpha1")
+		for _, want := range []string{"selfHosted", "cloud", "external", "Restate Cloud", "FIELD: environment", "Exactly one kind must be set"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("kubectl explain lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("every example claim composes what make render shows, and becomes Ready", func(t *testing.T) {
+		claims, _ := filepath.Glob(filepath.Join(repo, "examples", "claims", "*.yaml"))
+		for _, f := range claims {
+			b.must("apply", "-f", f)
+		}
+		for _, f := range claims {
+			name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+			claim, ns := claimName(t, f)
+			eventually(t, 3*time.Minute, name+" to be ready", func() string {
+				out, _ := b.kubectl("-n", ns, "get", "restatestack", claim, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+				if out != "True" {
+					xr, _ := b.kubectl("-n", ns, "get", "restatestack", claim, "-o", `jsonpath={range .status.conditions[*]}{.type}={.status} {.message}; {end}`)
+					return xr + " stand-in errors: " + prov.errors()
+				}
+				return ""
+			})
+			want := goldenKeys(t, filepath.Join(repo, "test", "golden", name, "settled.yaml"))
+			got := composedKeys(t, b, claim)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("%s composes %v in the API server, make render shows %v", name, got, want)
+			}
+		}
+	})
+
+	t.Run("the self-hosted claim is Ready with its URLs in kubectl get", func(t *testing.T) {
+		out := b.must("-n", "team-a", "get", "restatestack", "minimal")
+		if !strings.Contains(out, "ADMIN") || !strings.Contains(out, ":9070") || !strings.Contains(out, ":8080") || !strings.Contains(out, "True") {
+			t.Errorf("kubectl get lacks the URL columns or readiness:\n%s", out)
+		}
+	})
+
+	uri := startServiceProcess(t, b, "-services", "Orders")
+	t.Run("a services claim is registered in the real restate-server", func(t *testing.T) {
+		b.apply(servicesClaim(admin, uri, "", "Destroy"))
+		waitRegistered(t, b, "orders-e2e")
+		if !strings.Contains(get(t, admin+"/services"), `"name":"Orders"`) {
+			t.Error("Orders is not registered in restate-server")
+		}
+	})
+
+	t.Run("a new revision registers again", func(t *testing.T) {
+		rev := revisionOf(t, admin, "Orders")
+		stopService(t, uri)
+		startServiceAt(t, b, uri, "-services", "Orders", "-handlers", "greet,cancel")
+		b.apply(servicesClaim(admin, uri, "v2", "Destroy"))
+		eventually(t, 3*time.Minute, "a new revision of Orders", func() string {
+			if r := revisionOf(t, admin, "Orders"); r <= rev {
+				return fmt.Sprintf("revision %d", r)
+			}
+			return ""
+		})
+	})
+
+	t.Run("removing a Destroy service deregisters it", func(t *testing.T) {
+		b.apply(servicesClaim(admin, "", "", ""))
+		eventually(t, 2*time.Minute, "Orders to be deregistered", func() string {
+			if deployments := get(t, admin+"/deployments"); strings.Contains(deployments, uri) {
+				prov.mu.Lock()
+				defer prov.mu.Unlock()
+				xr, _ := b.kubectl("-n", "team-a", "get", "restatestack", "orders-e2e", "-o", `jsonpath={range .status.conditions[*]}{.type}={.status} {.message}; {end}`)
+				keys, _ := b.kubectl("get", "objects.kubernetes.crossplane.io", "-o", `jsonpath={range .items[*]}{.metadata.annotations.crossplane\.io/composition-resource-name} {end}`)
+				return "still registered; ran: " + strings.Join(prov.ran, " | ") + "; claim: " + xr + "; objects: " + keys
+			}
+			return ""
+		})
+	})
+
+	t.Run("every Job manifest passes the API server's validation", func(t *testing.T) {
+		prov.mu.Lock()
+		defer prov.mu.Unlock()
+		if len(prov.ran) == 0 {
+			t.Error("no registration Job ran")
+		}
+		for _, e := range prov.dryRunErr {
+			t.Error(e)
+		}
+	})
+
+	t.Run("an invalid claim is refused by the API server, naming the field", func(t *testing.T) {
+		bad := strings.Replace(servicesClaim(admin, uri, "", "Retain"), "name: orders\n", "name: Orders_V2\n", 1)
+		f := filepath.Join(b.dir, "bad.yaml")
+		write(t, f, bad)
+		out, err := b.kubectl("apply", "-f", f)
+		if err == nil || !strings.Contains(out, "spec.services[0].name") {
+			t.Errorf("want a refusal naming spec.services[0].name, got %v: %s", err, out)
+		}
+	})
+
+	t.Run("kubectl delete removes the composite and composed resources", func(t *testing.T) {
+		xr := strings.TrimSpace(b.must("-n", "team-a", "get", "restatestack", "minimal", "-o", "jsonpath={.spec.resourceRef.name}"))
+		b.must("-n", "team-a", "delete", "restatestack", "minimal", "--wait=false")
+		eventually(t, 3*time.Minute, "the composite and its resources to go", func() string {
+			if out, _ := b.kubectl("get", "xrestatestack", xr, "--ignore-not-found"); strings.TrimSpace(out) != "" {
+				return "the composite remains"
+			}
+			out, _ := b.kubectl("get", "vpcs.ec2.aws.crossplane.io,instances.ec2.aws.crossplane.io", "-l", "crossplane.io/composite="+xr, "-o", "name")
+			if strings.TrimSpace(out) != "" {
+				return "composed resources remain: " + out
+			}
+			return ""
+		})
+	})
+	t.Logf("all scenarios done after %s", time.Since(start).Round(time.Second))
+}
+
+// wanted keeps the provider-aws CRDs of the groups the stack composes.
+func wanted(base string) bool {
+	for _, g := range []string{"ec2.aws.crossplane.io_", "iam.aws.crossplane.io_", "cloudwatchlogs.aws.crossplane.io_", "lambda.aws.crossplane.io_", "aws.crossplane.io_providerconfig"} {
+		if strings.HasPrefix(base, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// servicesClaim is a claim on an external environment (the local
+// restate-server) with an HTTP service (the local Go SDK service), or none.
+func servicesClaim(admin, uri, revision, removal string) string {
+	services := "  services: []\n"
+	if uri != "" {
+		services = fmt.Sprintf(`  services:
+  - name: orders
+    expectedServiceName: Orders
+    registration: {removalPolicy: %s}
+    http: {uri: %q, revision: %q}
+`, removal, uri, revision)
+	}
+	return fmt.Sprintf(`apiVersion: stack.restate-crossplane.io/v1alpha1
+kind: RestateStack
+metadata: {name: orders-e2e, namespace: team-a}
+spec:
+  environment:
+    external: {adminUrl: %q}
+%s`, admin, services)
+}
+
+func waitRegistered(t *testing.T, b *box, claim string) {
+	t.Helper()
+	eventually(t, 3*time.Minute, claim+" to be registered and ready", func() string {
+		out, _ := b.kubectl("-n", "team-a", "get", "restatestack", claim, "-o",
+			`jsonpath={.status.conditions[?(@.type=="Registered")].status}/{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Registered")].message}`)
+		if !strings.HasPrefix(out, "True/True") {
+			return out
+		}
+		return ""
+	})
+}
+
+// startRestate runs a real restate-server on free ports and returns its
+// admin URL.
+func startRestate(t *testing.T, b *box) string {
+	t.Helper()
+	admin := freePort(t)
+	b.start("restate-server", []string{
+		fmt.Sprintf("RESTATE_ADMIN__BIND_ADDRESS=127.0.0.1:%d", admin),
+		fmt.Sprintf("RESTATE_INGRESS__BIND_ADDRESS=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("RESTATE_BIND_ADDRESS=127.0.0.1:%d", freePort(t)),
+	}, bin(t, "RESTATE_SERVER"), "--node-name", "n1", "--base-dir", filepath.Join(b.dir, "restate"))
+	url := fmt.Sprintf("http://127.0.0.1:%d", admin)
+	eventually(t, time.Minute, "restate-server", func() string {
+		rsp, err := http.Get(url + "/health")
+		if err != nil {
+			return err.Error()
+		}
+		rsp.Body.Close()
+		return ""
+	})
+	return url
+}
+
+var services = map[string]*proc{}
+
+func startServiceProcess(t *testing.T, b *box, args ...string) string {
+	t.Helper()
+	uri := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	startServiceAt(t, b, uri, args...)
+	return uri
+}
+
+func startServiceAt(t *testing.T, b *box, uri string, args ...string) {
+	t.Helper()
+	addr := strings.TrimPrefix(uri, "http://")
+	services[uri] = b.start("restateservice-"+strings.ReplaceAll(addr, ":", "-")+fmt.Sprint(time.Now().UnixNano()), nil, bin(t, "RESTATE_SERVICE"), append([]string{"-listen", addr}, args...)...)
+	eventually(t, 10*time.Second, "the Restate service", func() string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err.Error()
+		}
+		c.Close()
+		return ""
+	})
+}
+
+func stopService(t *testing.T, uri string) {
+	t.Helper()
+	p := services[uri]
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_, _ = p.cmd.Process.Wait()
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	rsp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(rsp.Body)
+	return buf.String()
+}
+
+func revisionOf(t *testing.T, admin, service string) int {
+	t.Helper()
+	var svc struct{ Revision int }
+	_ = json.Unmarshal([]byte(get(t, admin+"/services/"+service)), &svc)
+	return svc.Revision
+}
+
+// applyCRD applies a provider's CRD as its package would. A conversion
+// webhook's service is filled in by the package manager, which does not
+// install these, and only one version of each kind is used here, so the
+// conversion is dropped.
+func (b *box) applyCRD(file string) {
+	b.t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	crd := map[string]any{}
+	if err := yaml.Unmarshal(raw, &crd); err != nil {
+		b.t.Fatal(err)
+	}
+	if spec, ok := crd["spec"].(map[string]any); ok {
+		delete(spec, "conversion")
+	}
+	out, err := yaml.Marshal(crd)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	f := filepath.Join(b.dir, "crd-"+filepath.Base(file))
+	write(b.t, f, string(out))
+	b.must("apply", "--server-side", "-f", f)
+}
+
+// hashSuffix matches the hashes in composition resource names, which
+// depend on the composite's generated name.
+var hashSuffix = regexp.MustCompile(`-[0-9a-f]{8}(\.|$)`)
+
+// goldenKeys are the composition resource names of a rendered example.
+func goldenKeys(t *testing.T, file string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		u := map[string]any{}
+		if err := yaml.Unmarshal([]byte(doc), &u); err != nil {
+			t.Fatal(err)
+		}
+		md, _ := u["metadata"].(map[string]any)
+		ann, _ := md["annotations"].(map[string]any)
+		if k, ok := ann["crossplane.io/composition-resource-name"].(string); ok {
+			keys = append(keys, hashSuffix.ReplaceAllString(k, "-#$1"))
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// composedKeys are the composition resource names of a claim's composed
+// resources in the API server.
+func composedKeys(t *testing.T, b *box, claim string) []string {
+	t.Helper()
+	var kinds []string
+	for _, gvr := range composedKinds {
+		kinds = append(kinds, gvr.Resource+"."+gvr.Group)
+	}
+	out := b.must("get", strings.Join(kinds, ","), "-l", "crossplane.io/claim-name="+claim, "-o",
+		`jsonpath={range .items[*]}{.metadata.annotations.crossplane\.io/composition-resource-name}{"\n"}{end}`)
+	var keys []string
+	for _, k := range strings.Fields(out) {
+		keys = append(keys, hashSuffix.ReplaceAllString(k, "-#$1"))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func claimName(t *testing.T, file string) (name, namespace string) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := map[string]any{}
+	if err := yaml.Unmarshal(raw, &u); err != nil {
+		t.Fatal(err)
+	}
+	md := u["metadata"].(map[string]any)
+	return md["name"].(string), md["namespace"].(string)
+}
