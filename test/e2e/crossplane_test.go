@@ -46,6 +46,10 @@ func (b *box) startCrossplane() {
 		"--tls-server-certs-dir", server, "--tls-client-certs-dir", client,
 		"--metrics-port", fmt.Sprint(freePort(t)), "--health-probe-port", fmt.Sprint(freePort(t)),
 		"--webhook-port", fmt.Sprint(freePort(t)), "--poll-interval=5s", "--sync-interval=30s",
+		// The provider stand-in marks a whole stack ready at once, a burst of
+		// watch events real providers spread out; a short cooldown keeps the
+		// XR circuit breaker from pausing a composite for its default 5 min.
+		"--circuit-breaker-cooldown=5s",
 	}, tls[2:]...)...)
 	eventually(t, 2*time.Minute, "Crossplane's package CRDs", func() string {
 		if _, err := b.kubectl("get", "functions.pkg.crossplane.io"); err != nil {

@@ -136,6 +136,41 @@ func TestControlPlaneInABox(t *testing.T) {
 		})
 	})
 
+	t.Run("removing a Retain service leaves it registered", func(t *testing.T) {
+		kept := startServiceProcess(t, b, "-services", "Orders", "-handlers", "greet,refund")
+		b.apply(servicesClaim(admin, kept, "", "Retain"))
+		waitRegistered(t, b, "orders-e2e")
+		b.apply(servicesClaim(admin, "", "", ""))
+		eventually(t, 2*time.Minute, "the service's Job to go from the claim", func() string {
+			out, _ := b.kubectl("-n", "team-a", "get", "restatestack", "orders-e2e", "-o", "jsonpath={.status.services}")
+			if strings.TrimSpace(out) != "" {
+				return "status still lists " + out
+			}
+			return ""
+		})
+		if !strings.Contains(get(t, admin+"/deployments"), kept) {
+			t.Error("a Retain service was deregistered")
+		}
+	})
+
+	t.Run("a claim only the function can refuse gets a condition naming the field, and keeps what exists", func(t *testing.T) {
+		b.apply(servicesClaim(admin, uri, "", "Retain"))
+		waitRegistered(t, b, "orders-e2e")
+		before := composedKeys(t, b, "orders-e2e")
+		b.apply(servicesClaim(admin, strings.Replace(uri, "http://", "http://user:secret@", 1), "", "Retain"))
+		eventually(t, 2*time.Minute, "Valid=False naming the field", func() string {
+			out, _ := b.kubectl("-n", "team-a", "get", "restatestack", "orders-e2e", "-o", `jsonpath={.status.conditions[?(@.type=="Valid")].status} {.status.conditions[?(@.type=="Valid")].message}`)
+			if !strings.HasPrefix(out, "False") || !strings.Contains(out, "spec.services[0].http.uri") {
+				return out
+			}
+			return ""
+		})
+		time.Sleep(5 * time.Second) // a few reconciles of the bad spec
+		if after := composedKeys(t, b, "orders-e2e"); strings.Join(after, " ") != strings.Join(before, " ") {
+			t.Errorf("the bad update changed what is composed: %v, before %v", after, before)
+		}
+	})
+
 	t.Run("every Job manifest passes the API server's validation", func(t *testing.T) {
 		prov.mu.Lock()
 		defer prov.mu.Unlock()
