@@ -171,6 +171,22 @@ func TestControlPlaneInABox(t *testing.T) {
 		}
 	})
 
+	t.Run("Lambda registrations reach Restate with the qualified ARN", func(t *testing.T) {
+		prov.mu.Lock()
+		defer prov.mu.Unlock()
+		found := false
+		for _, out := range prov.lambda {
+			// Restate tried to invoke the version the Job registers:
+			// discovery fails only because there is no AWS here.
+			if strings.Contains(out, "error when calling 'arn:aws:lambda:") && strings.Contains(out, ":$LATEST'") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no Lambda registration reached restate-server with a qualified ARN: %q", prov.lambda)
+		}
+	})
+
 	t.Run("every Job manifest passes the API server's validation", func(t *testing.T) {
 		prov.mu.Lock()
 		defer prov.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,7 @@ type providers struct {
 	dryRunErr []string
 	updateErr map[string]string // last status update error by object
 	ran       []string          // register command lines run for real
+	lambda    []string          // what restate-server answered Lambda registrations
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -173,6 +175,9 @@ func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
 	}
 	args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
 	if !strings.Contains(strings.Join(args, " "), "--admin-url="+p.restate) {
+		if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--lambda-arn=") }) {
+			p.lambdaRequest(args)
+		}
 		return nil, false, nil // not the local server: simulated by providersim
 	}
 	var run []string
@@ -209,6 +214,32 @@ func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
 		"endpoint": res.Endpoint, "deploymentId": res.DeploymentID, "version": res.Version,
 		"services": strings.Join(res.Services, ","), "deregistered": strings.Join(res.Deregistered, ","),
 	}, true, nil
+}
+
+// lambdaRequest sends a Lambda registration Job's request to the local
+// restate-server instead of the Job's own (made-up or cloud) admin URL. With
+// no AWS here, Restate's discovery of the function fails; what matters is
+// that the request carried the qualified ARN and the invoker role, which
+// Restate's error names. The Job itself is then simulated.
+func (p *providers) lambdaRequest(args []string) {
+	run := []string{}
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--admin-url="):
+			run = append(run, "--admin-url="+p.restate)
+		case strings.HasPrefix(a, "--report-configmap="), strings.HasPrefix(a, "--token-file="), strings.HasPrefix(a, "--expected-service="),
+			strings.HasPrefix(a, "--insecure"), a == "--prune":
+		default:
+			run = append(run, a)
+		}
+	}
+	run = append(run, "--register-attempts=1", "--health-initial-backoff=100ms", "--health-jitter=0s")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, p.function, run...).CombinedOutput()
+	p.mu.Lock()
+	p.lambda = append(p.lambda, string(out))
+	p.mu.Unlock()
 }
 
 // dryRun checks a Job manifest with the API server's own validation.
