@@ -34,15 +34,34 @@ func requireRestate(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on.
+// handedOut are the ports freePort gave: the kernel may offer a port again
+// once its probe listener is closed, before the process meant to use it
+// binds it.
+var (
+	portsMu   sync.Mutex
+	handedOut = map[int]bool{}
+)
+
+// freePort returns a loopback port nothing listens on and no other part of
+// the tests was given.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut[port] {
+			handedOut[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port")
+	return 0
 }
 
 // process runs a command until the test ends, then stops it and its
