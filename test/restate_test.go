@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
 )
 
 // Real Restate parts for the registration tests: restate-server from npm
@@ -34,64 +36,15 @@ func requireRestate(t *testing.T) {
 	}
 }
 
-// handedOut are the ports freePort gave: the kernel may offer a port again
-// once its probe listener is closed, before the process meant to use it
-// binds it.
-var (
-	portsMu   sync.Mutex
-	handedOut = map[int]bool{}
-)
-
-// freePort returns a loopback port nothing listens on and no other part of
-// the tests was given.
-func freePort(t *testing.T) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut[port] {
-			handedOut[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return testproc.FreePort(t) }
 
 // process runs a command until the test ends, then stops it and its
 // children.
 func process(t *testing.T, log *bytes.Buffer, env []string, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}
-	t.Cleanup(stop)
+	cmd := testproc.Start(t, log, env, name, args...)
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { testproc.Stop(cmd) }) })
 	return cmd
 }
 

@@ -18,16 +18,15 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
 )
 
 // bin returns the path of a tool make e2e built, from its variable.
@@ -62,17 +61,11 @@ type proc struct {
 func (b *box) start(name string, env []string, path string, args ...string) *proc {
 	b.t.Helper()
 	p := &proc{name: name, log: &bytes.Buffer{}}
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Env = append(os.Environ(), env...)
 	f, err := os.Create(filepath.Join(b.dir, name+".log"))
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		b.t.Fatalf("%s: %v", name, err)
-	}
+	p.cmd = testproc.Start(b.t, f, env, path, args...)
 	b.procs = append(b.procs, p)
 	return p
 }
@@ -80,16 +73,7 @@ func (b *box) start(name string, env []string, path string, args ...string) *pro
 // stop ends every process, newest first, and waits for each.
 func (b *box) stop() {
 	for i := len(b.procs) - 1; i >= 0; i-- {
-		p := b.procs[i]
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		testproc.Stop(b.procs[i].cmd)
 	}
 }
 
@@ -102,35 +86,7 @@ func (b *box) logTail(name string) string {
 	return string(out)
 }
 
-// handedOut are the ports freePort gave: the kernel may offer a port again
-// once its probe listener is closed, before the process meant to use it
-// binds it.
-var (
-	portsMu   sync.Mutex
-	handedOut = map[int]bool{}
-)
-
-// freePort returns a loopback port nothing listens on and no other part of
-// the test was given.
-func freePort(t *testing.T) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut[port] {
-			handedOut[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return testproc.FreePort(t) }
 
 // startBox starts etcd, the API server and the controller manager, and
 // stops them and removes their data when the test ends, pass or fail.
