@@ -206,6 +206,13 @@ func TestControlPlaneInABox(t *testing.T) {
 		if err == nil || !strings.Contains(out, "spec.services[0].name") {
 			t.Errorf("want a refusal naming spec.services[0].name, got %v: %s", err, out)
 		}
+		// The XRD's CEL rule: exactly one environment kind.
+		twoKinds := strings.Replace(servicesClaim(admin, "", "", ""), "    external:", "    cloud: {environmentId: env_201hd7bh2yrxzmy6h1eqdfhx7g, apiKeySecretRef: {name: key}}\n    external:", 1)
+		write(t, f, strings.Replace(twoKinds, "name: orders-e2e", "name: two-kinds", 1))
+		out, err = b.kubectl("apply", "-f", f)
+		if err == nil || !strings.Contains(out, "spec.environment") || !strings.Contains(out, "exactly one of selfHosted, cloud or external must be set") {
+			t.Errorf("want the CEL rule's refusal at spec.environment, got %v: %s", err, out)
+		}
 	})
 
 	t.Run("kubectl delete removes the composite and composed resources", func(t *testing.T) {
