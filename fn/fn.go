@@ -148,14 +148,16 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
-	st := stackStatus(s, ours, observed)
+	// What is not ready yet, once, for the status and the conditions.
+	waiting := notReady(ours)
+	groups := groupByConcern(waiting)
+	st := stackStatus(s, ours, observed, waiting, groups)
 	unregistered := registrationStatus(s, plan, &st, observed)
 	if err := setStatus(req, rsp, st); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
-	groups := groupByConcern(notReady(ours))
 	readiness(rsp, ConditionEnvironmentReady, groups[concernEnvironment])
 	if len(s.Services) > 0 {
 		readiness(rsp, ConditionServicesReady, groups[concernServices])

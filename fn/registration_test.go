@@ -85,9 +85,7 @@ func jobOf(t *testing.T, o *unstructured.Unstructured) *unstructured.Unstructure
 
 func argsOf(t *testing.T, job *unstructured.Unstructured) []string {
 	t.Helper()
-	cs, _, _ := unstructured.NestedSlice(job.Object, "spec", "template", "spec", "containers")
-	a, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
-	return a
+	return providersim.JobArgs(job.Object)
 }
 
 func conditionOf(rsp *fnv1.RunFunctionResponse, typ string) *fnv1.Condition {

@@ -66,158 +66,154 @@ func lambdaOf(m func(*v1alpha1.LambdaServiceSpec)) func(*v1alpha1.XRestateStack)
 // a fatal result and a Valid=False condition naming the field, and nothing
 // composed before is dropped (see wantRejected).
 func TestInvalidServicesAndEnvironments(t *testing.T) {
-	cases := map[string]struct {
-		xr        []func(*v1alpha1.XRestateStack)
-		policy    func(*policy.StackPolicy)
-		wantField string
-		wantText  string
-	}{
+	cases := map[string]rejection{
 		"a service with no code": {
-			xr:        []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code = v1alpha1.LambdaCode{} })},
+			xr:        lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code = v1alpha1.LambdaCode{} }),
 			wantField: "spec.services[0].lambda.code", wantText: "exactly one of s3 or imageUri",
 		},
 		"a service with both code sources": {
-			xr:        []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code.ImageURI = testImage })},
+			xr:        lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code.ImageURI = testImage }),
 			wantField: "spec.services[0].lambda.code", wantText: "exactly one of s3 or imageUri",
 		},
 		"a service that is neither lambda nor http": {
-			xr:        []func(*v1alpha1.XRestateStack){withServices(v1alpha1.ServiceSpec{Name: "empty"})},
+			xr:        withServices(v1alpha1.ServiceSpec{Name: "empty"}),
 			wantField: "spec.services[0]", wantText: "exactly one of lambda or http",
 		},
 		"a service that is both lambda and http": {
-			xr: []func(*v1alpha1.XRestateStack){func(xr *v1alpha1.XRestateStack) {
+			xr: func(xr *v1alpha1.XRestateStack) {
 				svc := s3Service("both")
 				svc.HTTP = &v1alpha1.HTTPServiceSpec{URI: "http://both:9080"}
 				xr.Spec.Services = []v1alpha1.ServiceSpec{svc}
-			}},
+			},
 			wantField: "spec.services[0]", wantText: "exactly one of lambda or http",
 		},
 		"a duplicate service name": {
-			xr:        []func(*v1alpha1.XRestateStack){withServices(s3Service("trips"), httpService("trips", "http://trips:9080"))},
+			xr:        withServices(s3Service("trips"), httpService("trips", "http://trips:9080")),
 			wantField: "spec.services[1].name", wantText: "Duplicate value",
 		},
 		"a name that cannot become a Lambda function name": {
-			xr:        []func(*v1alpha1.XRestateStack){withServices(s3Service("Trips_v2"))},
+			xr:        withServices(s3Service("Trips_v2")),
 			wantField: "spec.services[0].name", wantText: "valid Lambda function name",
 		},
 		"a name too long for a Lambda function name": {
-			xr:        []func(*v1alpha1.XRestateStack){withServices(s3Service(strings.Repeat("a", 33)))},
+			xr:        withServices(s3Service(strings.Repeat("a", 33))),
 			wantField: "spec.services[0].name", wantText: "at most 32",
 		},
 		"code from S3 without runtime": {
-			xr:        []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Runtime = "" })},
+			xr:        lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Runtime = "" }),
 			wantField: "spec.services[0].lambda.runtime", wantText: "needs a runtime",
 		},
 		"an image with a handler": {
-			xr: []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
+			xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
 				l.Code, l.Runtime = v1alpha1.LambdaCode{ImageURI: testImage}, ""
-			})},
+			}),
 			wantField: "spec.services[0].lambda.handler", wantText: "Forbidden",
 		},
 		"an image outside ECR": {
-			xr: []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
+			xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
 				l.Code, l.Runtime, l.Handler = v1alpha1.LambdaCode{ImageURI: "docker.io/library/node:22"}, "", ""
-			})},
+			}),
 			wantField: "spec.services[0].lambda.code.imageUri", wantText: "must be an image in Amazon ECR",
 		},
 		"an image of another region": {
-			xr: []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
+			xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
 				l.Code, l.Runtime, l.Handler = v1alpha1.LambdaCode{ImageURI: strings.Replace(testImage, "eu-central-1", "us-east-1", 1)}, "", ""
-			})},
+			}),
 			wantField: "spec.services[0].lambda.code.imageUri", wantText: "stack's region eu-central-1",
 		},
 		"a bucket the platform does not allow": {
-			xr:        []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code.S3.Bucket = "someone-elses" })},
+			xr:        lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code.S3.Bucket = "someone-elses" }),
 			policy:    func(p *policy.StackPolicy) { p.AllowedCodeBuckets = []string{"team-*-artifacts"} },
 			wantField: "spec.services[0].lambda.code.s3.bucket", wantText: `"someone-elses"`,
 		},
 		"a reserved environment variable": {
-			xr: []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
+			xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
 				l.Environment = map[string]string{codeRevisionVar: "mine"}
-			})},
+			}),
 			wantField: "spec.services[0].lambda.environment[" + codeRevisionVar + "]", wantText: "reserved",
 		},
 		"environment variables over Lambda's 4 KiB": {
-			xr: []func(*v1alpha1.XRestateStack){lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
+			xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) {
 				l.Environment = map[string]string{"BIG": strings.Repeat("x", 4096)}
-			})},
+			}),
 			wantField: "spec.services[0].lambda.environment", wantText: "4096",
 		},
 		"an HTTP service that is not an http URL": {
-			xr:        []func(*v1alpha1.XRestateStack){withServices(httpService("orders", "ftp://orders"))},
+			xr:        withServices(httpService("orders", "ftp://orders")),
 			wantField: "spec.services[0].http.uri", wantText: "http or https",
 		},
 		"skipInvokeFunctionGrant on an HTTP service": {
-			xr: []func(*v1alpha1.XRestateStack){func(xr *v1alpha1.XRestateStack) {
+			xr: func(xr *v1alpha1.XRestateStack) {
 				svc := httpService("orders", "http://orders:9080")
 				svc.SkipInvokeFunctionGrant = true
 				xr.Spec.Services = []v1alpha1.ServiceSpec{svc}
-			}},
+			},
 			wantField: "spec.services[0].skipInvokeFunctionGrant", wantText: "only applies to lambda",
 		},
 		"a stack registration admin URL with credentials": {
-			xr: []func(*v1alpha1.XRestateStack){withServices(s3Service("trips")), func(xr *v1alpha1.XRestateStack) {
+			xr: all(withServices(s3Service("trips")), func(xr *v1alpha1.XRestateStack) {
 				xr.Spec.Registration.AdminURL = "https://admin:secret@restate:9070"
-			}},
+			}),
 			wantField: "spec.registration.adminUrl", wantText: "may not carry credentials",
 		},
 		"a service's health check attempts out of range": {
-			xr: []func(*v1alpha1.XRestateStack){func(xr *v1alpha1.XRestateStack) {
+			xr: func(xr *v1alpha1.XRestateStack) {
 				svc := s3Service("trips")
 				svc.Registration.HealthCheck.Attempts = ptr.To[int32](0)
 				xr.Spec.Services = []v1alpha1.ServiceSpec{svc}
-			}},
+			},
 			wantField: "spec.services[0].registration.healthCheck.attempts", wantText: "between 1 and 100",
 		},
 		"an unknown versioning mode": {
-			xr:        []func(*v1alpha1.XRestateStack){func(xr *v1alpha1.XRestateStack) { xr.Spec.Versioning = "Newest" }},
+			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.Versioning = "Newest" },
 			wantField: "spec.versioning", wantText: `"Newest"`,
 		},
 		"a malformed Restate Cloud environment id": {
-			xr:        []func(*v1alpha1.XRestateStack){cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.EnvironmentID = "201hd7bh2yrxzmy6h1eqdfhx7g" })},
+			xr:        cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.EnvironmentID = "201hd7bh2yrxzmy6h1eqdfhx7g" }),
 			wantField: "spec.environment.cloud.environmentId", wantText: "must be env_",
 		},
 		"a Restate Cloud region that does not exist": {
-			xr:        []func(*v1alpha1.XRestateStack){cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.Region = "ap" })},
+			xr:        cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.Region = "ap" }),
 			wantField: "spec.environment.cloud.region", wantText: `"ap"`,
 		},
 		"a Restate Cloud environment without its API key Secret": {
-			xr:        []func(*v1alpha1.XRestateStack){cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.APIKeySecretRef = v1alpha1.SecretKeyReference{} })},
+			xr:        cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.APIKeySecretRef = v1alpha1.SecretKeyReference{} }),
 			wantField: "spec.environment.cloud.apiKeySecretRef.name", wantText: "Required value",
 		},
 		"a Restate Cloud invoker role that is not a role ARN": {
-			xr:        []func(*v1alpha1.XRestateStack){cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.InvokerRoleARN = "restate-invoker" })},
+			xr:        cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.InvokerRoleARN = "restate-invoker" }),
 			wantField: "spec.environment.cloud.invokerRoleArn", wantText: "not an IAM role ARN",
 		},
 		"an external environment without an admin URL": {
-			xr:        []func(*v1alpha1.XRestateStack){externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) { e.AdminURL = "" })},
+			xr:        externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) { e.AdminURL = "" }),
 			wantField: "spec.environment.external.adminUrl", wantText: "Required value",
 		},
 		"an external token Secret reference without a name": {
-			xr: []func(*v1alpha1.XRestateStack){externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) {
+			xr: externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) {
 				e.AuthTokenSecretRef = &v1alpha1.SecretKeyReference{Key: "token"}
-			})},
+			}),
 			wantField: "spec.environment.external.authTokenSecretRef.name", wantText: "Required value",
 		},
 		"two environment kinds": {
-			xr: []func(*v1alpha1.XRestateStack){func(xr *v1alpha1.XRestateStack) {
+			xr: func(xr *v1alpha1.XRestateStack) {
 				xr.Spec.Environment.External = &v1alpha1.ExternalEnvironmentSpec{AdminURL: "https://restate.example.com:9070"}
-			}},
+			},
 			wantField: "spec.environment", wantText: `"external, selfHosted": exactly one of selfHosted, cloud or external`,
 		},
 		"no environment kind": {
-			xr:        []func(*v1alpha1.XRestateStack){func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment = v1alpha1.EnvironmentSpec{} }},
+			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment = v1alpha1.EnvironmentSpec{} },
 			wantField: "spec.environment", wantText: "exactly one of selfHosted, cloud or external",
 		},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			p := newPolicy()
-			if tc.policy != nil {
-				tc.policy(p)
-			}
-			wantRejected(t, newXR(tc.xr...), p, tc.wantField, tc.wantText)
-		})
+	runRejections(t, cases)
+}
+
+// all applies changes to a claim in order.
+func all(changes ...func(*v1alpha1.XRestateStack)) func(*v1alpha1.XRestateStack) {
+	return func(xr *v1alpha1.XRestateStack) {
+		for _, c := range changes {
+			c(xr)
+		}
 	}
 }
 

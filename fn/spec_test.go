@@ -20,12 +20,7 @@ func TestInvalidClaims(t *testing.T) {
 	sh := func(m func(*v1alpha1.SelfHostedSpec)) func(*v1alpha1.XRestateStack) {
 		return func(xr *v1alpha1.XRestateStack) { m(xr.Spec.Environment.SelfHosted) }
 	}
-	cases := map[string]struct {
-		xr        func(*v1alpha1.XRestateStack)
-		policy    func(*policy.StackPolicy)
-		wantField string
-		wantText  string
-	}{
+	cases := map[string]rejection{
 		"no environment": {
 			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted = nil },
 			wantField: "spec.environment", wantText: "exactly one of",
@@ -154,6 +149,20 @@ func TestInvalidClaims(t *testing.T) {
 			wantField: "spec.environment.selfHosted", wantText: "over EC2's limit of 16384",
 		},
 	}
+	runRejections(t, cases)
+}
+
+// rejection is a bad claim (xr changes a valid one), the platform's policy
+// it meets, and the field and text its refusal must name.
+type rejection struct {
+	xr        func(*v1alpha1.XRestateStack)
+	policy    func(*policy.StackPolicy)
+	wantField string
+	wantText  string
+}
+
+func runRejections(t *testing.T, cases map[string]rejection) {
+	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := newPolicy()

@@ -49,10 +49,12 @@ func observedAccount(obs observed) string {
 }
 
 // stackStatus derives the stack's status from what is observed.
-func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) v1alpha1.RestateStackStatus {
+// waiting and groups are the desired resources not ready yet, and the same
+// by concern.
+func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed, waiting []string, groups map[string][]string) v1alpha1.RestateStackStatus {
 	st := v1alpha1.RestateStackStatus{
-		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(notReady(desired)), len(desired)),
-		Services:       servicesStatus(s, desired, obs),
+		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(waiting), len(desired)),
+		Services:       servicesStatus(s, obs, groups[concernServices]),
 		InvokerRoleARN: invokerRoleARN(s, obs),
 	}
 	st.AdminURL, st.IngressURL = environmentURLs(s, desired, obs)
@@ -122,12 +124,12 @@ func selfHostedStatus(s *stack, desired map[resource.Name]*resource.DesiredCompo
 
 // servicesStatus reports each service: what Lambda observed of its
 // function, and whether all its resources are ready.
-func servicesStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) []v1alpha1.ServiceStatus {
+func servicesStatus(s *stack, obs observed, waiting []string) []v1alpha1.ServiceStatus {
 	if len(s.Services) == 0 {
 		return nil
 	}
 	busy := map[string]bool{}
-	for _, key := range groupByConcern(notReady(desired))[concernServices] {
+	for _, key := range waiting {
 		busy[serviceOfKey(key)] = true
 	}
 	out := make([]v1alpha1.ServiceStatus, 0, len(s.Services))

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
+	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
 	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
 )
 
@@ -240,10 +241,6 @@ func golden(t *testing.T, path string, got []byte) {
 }
 
 func jobArgs(o *unstructured.Unstructured) []string {
-	cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "forProvider", "manifest", "spec", "template", "spec", "containers")
-	if len(cs) == 0 {
-		return nil
-	}
-	a, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
-	return a
+	job, _, _ := unstructured.NestedMap(o.Object, "spec", "forProvider", "manifest")
+	return providersim.JobArgs(job)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -210,16 +209,10 @@ func startServiceAt(t *testing.T, port int, args ...string) string {
 	servicesMu.Lock()
 	services[port] = cmd
 	servicesMu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := testproc.WaitListening(addr, 10*time.Second); err != nil {
+		t.Fatalf("the Restate service did not start: %v\n%s", err, log.String())
 	}
-	t.Fatalf("the Restate service did not start:\n%s", log.String())
-	return ""
+	return "http://" + addr
 }
 
 func stopServiceAt(t *testing.T, port int) {

@@ -137,12 +137,9 @@ func ObserveAll(composed []*unstructured.Unstructured) error {
 			return err
 		}
 		if kind, _, _ := unstructured.NestedString(u.Object, "status", "atProvider", "manifest", "kind"); kind == "Job" {
-			name, _, _ := unstructured.NestedString(u.Object, "status", "atProvider", "manifest", "metadata", "name")
-			cs, _, _ := unstructured.NestedSlice(u.Object, "status", "atProvider", "manifest", "spec", "template", "spec", "containers")
-			if len(cs) > 0 {
-				a, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
-				args[name] = a
-			}
+			job, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider", "manifest")
+			name, _, _ := unstructured.NestedString(job, "metadata", "name")
+			args[name] = JobArgs(job)
 		}
 	}
 	for _, u := range composed {
@@ -158,6 +155,18 @@ func ObserveAll(composed []*unstructured.Unstructured) error {
 		}
 	}
 	return nil
+}
+
+// JobArgs are the arguments of a registration Job's container: the
+// register command line. A Job without a container has none.
+func JobArgs(job map[string]any) []string {
+	cs, _, _ := unstructured.NestedSlice(job, "spec", "template", "spec", "containers")
+	if len(cs) == 0 {
+		return nil
+	}
+	c, _ := cs[0].(map[string]any)
+	a, _, _ := unstructured.NestedStringSlice(c, "args")
+	return a
 }
 
 // reportOf is what register reports for its arguments.

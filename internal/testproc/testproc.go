@@ -4,6 +4,7 @@
 package testproc
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -69,5 +70,21 @@ func Stop(cmd *exec.Cmd) {
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
+	}
+}
+
+// WaitListening waits until something accepts TCP connections at addr.
+func WaitListening(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens at %s after %s: %w", addr, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

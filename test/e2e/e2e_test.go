@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
 )
 
 const repo = "../.."
@@ -310,14 +311,9 @@ func startServiceAt(t *testing.T, b *box, uri string, args ...string) {
 	t.Helper()
 	addr := strings.TrimPrefix(uri, "http://")
 	services[uri] = b.start("restateservice-"+strings.ReplaceAll(addr, ":", "-")+fmt.Sprint(time.Now().UnixNano()), nil, bin(t, "RESTATE_SERVICE"), append([]string{"-listen", addr}, args...)...)
-	eventually(t, 10*time.Second, "the Restate service", func() string {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err.Error()
-		}
-		c.Close()
-		return ""
-	})
+	if err := testproc.WaitListening(addr, 10*time.Second); err != nil {
+		t.Fatalf("the Restate service did not start: %v", err)
+	}
 }
 
 func stopService(t *testing.T, uri string) {

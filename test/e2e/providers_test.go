@@ -169,11 +169,10 @@ func (p *providers) step() {
 // admin URL is the local restate-server's, and returns what register
 // would write in the report ConfigMap.
 func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
-	cs, _, _ := unstructured.NestedSlice(job, "spec", "template", "spec", "containers")
-	if len(cs) == 0 {
-		return nil, false, fmt.Errorf("a Job without a container")
+	args := providersim.JobArgs(job)
+	if len(args) == 0 {
+		return nil, false, fmt.Errorf("a Job without a register command")
 	}
-	args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
 	if !strings.Contains(strings.Join(args, " "), "--admin-url="+p.restate) {
 		if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--lambda-arn=") }) {
 			p.lambdaRequest(args)
