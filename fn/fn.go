@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -65,8 +66,29 @@ type Function struct {
 	MaxResponseBytes int
 }
 
-// RunFunction composes a RestateStack.
-func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
+// RunFunction composes a RestateStack. function-sdk-go's server recovers
+// no panic, and one would stop every composite that uses the function: a
+// panic becomes a fatal result for this composite alone (which keeps what
+// exists), and its stack goes to the log.
+func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) {
+	defer f.recoverInto(req, &rsp, &err)
+	return f.compose(ctx, req)
+}
+
+// recoverInto turns a panic into a fatal result; deferred.
+func (f *Function) recoverInto(req *fnv1.RunFunctionRequest, rsp **fnv1.RunFunctionResponse, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f.Log.Info("RunFunction panicked; the composite is left as it is", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	*rsp = response.To(req, pendingTTL)
+	response.Fatal(*rsp, fmt.Errorf("internal error composing the RestateStack (a bug; the function's log has the details): %v", r))
+	*err = nil
+}
+
+// compose is RunFunction's work.
+func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
 	// The response starts as a copy of the desired state so far: returning
 	// it early (on a bad claim) leaves every existing resource in place.
 	rsp := response.To(req, pendingTTL)

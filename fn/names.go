@@ -21,9 +21,22 @@ func awsName(stackName, suffix string) string {
 		return n
 	}
 	h := hashOf(n)
-	keep := maxNameLength - len(suffix) - len(h) - 2
-	return trimDashes(stackName[:keep]) + "-" + h + "-" + suffix
+	// A suffix too long to leave room for a readable prefix (a service
+	// name read back from observed state, say) is cut too: the hash of the
+	// whole name keeps the result unique.
+	if longest := maxNameLength - len(h) - 2 - minNamePrefix; len(suffix) > longest {
+		suffix = trimDashes(suffix[:longest])
+	}
+	keep := min(maxNameLength-len(suffix)-len(h)-2, len(stackName))
+	if prefix := trimDashes(stackName[:keep]); prefix != "" {
+		return prefix + "-" + h + "-" + suffix
+	}
+	return h + "-" + suffix
 }
+
+// minNamePrefix is how much of the stack's name a shortened name keeps at
+// least.
+const minNamePrefix = 8
 
 // hashOf returns a short, stable hash of the given strings.
 func hashOf(parts ...string) string {
