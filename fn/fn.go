@@ -10,6 +10,7 @@ import (
 	"maps"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crossplane/function-sdk-go/logging"
@@ -64,6 +65,10 @@ type Function struct {
 	Log logging.Logger
 	// MaxResponseBytes overrides DefaultMaxResponseBytes.
 	MaxResponseBytes int
+
+	// Recent user data, by what it is rendered from (see userData).
+	userDataOnce sync.Once
+	userDataMemo *memo[[]byte]
 }
 
 // RunFunction composes a RestateStack. function-sdk-go's server recovers
@@ -126,7 +131,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	if s.AccountID == "" {
 		s.AccountID = observedAccount(observed)
 	}
-	parts, err := buildStack(s)
+	parts, err := buildStack(s, f.userData)
 	if err != nil {
 		var ferr *field.Error
 		if errors.As(err, &ferr) {
@@ -207,12 +212,12 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 }
 
 // buildStack runs the builders of the stack's environment and services.
-func buildStack(s *stack) ([]part, error) {
+func buildStack(s *stack, userData userDataFunc) ([]part, error) {
 	var parts []part
 	switch {
 	case s.SelfHosted != nil:
 		var err error
-		if parts, err = buildSelfHosted(s); err != nil {
+		if parts, err = buildSelfHosted(s, userData); err != nil {
 			return nil, err
 		}
 	case s.Cloud != nil:
@@ -229,13 +234,13 @@ func buildStack(s *stack) ([]part, error) {
 
 // buildSelfHosted composes a self-hosted server with its network, identity
 // and logs.
-func buildSelfHosted(s *stack) ([]part, error) {
+func buildSelfHosted(s *stack, userData userDataFunc) ([]part, error) {
 	netParts, at := buildNetwork(s)
 	parts := append(netParts, buildSecurityGroups(s, at)...)
 	parts = append(parts, buildAdminAccess(s)...)
 	parts = append(parts, buildIdentity(s)...)
 	parts = append(parts, buildLogGroup(s))
-	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"))
+	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"), userData)
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func buildLogGroup(s *stack) part {
 // Crossplane deletes the old one. The data volume belongs to the instance:
 // with removal policy Destroy it goes with the old instance, with Retain it
 // stays in AWS, detached, for recovery.
-func buildHost(s *stack, at placement, fp *field.Path) (part, error) {
+func buildHost(s *stack, at placement, fp *field.Path, userData userDataFunc) (part, error) {
 	sh := s.SelfHosted
 	ud, err := userData(s.Region, sh)
 	var tooLarge errUserDataTooLarge

@@ -45,7 +45,8 @@ func serviceOfKey(key string) string {
 
 // functionName is the AWS name of a service's function, which is also its
 // object name: provider-aws v0.58.0 updates a function by its object name
-// (toolchain.md). Lambda allows no dots, which a stack name may have.
+// (its update calls use metadata.name, while create, observe and delete use the
+// external name). Lambda allows no dots, which a stack name may have.
 func functionName(s *stack, svc string) string {
 	return strings.ReplaceAll(awsName(s.Name, serviceKey(svc, "")), ".", "-")
 }

@@ -39,7 +39,7 @@ func valueAt(u *unstructured.Unstructured, path ...string) any {
 	return v
 }
 
-// TestLambdaService: parity.md section 4, a service's function, execution
+// TestLambdaService: the CDK's Lambda handler options; a service's function, execution
 // role and log group, with least privilege on the log group.
 func TestLambdaService(t *testing.T) {
 	xr := newXR(withServices(s3Service("trips")))
@@ -193,7 +193,7 @@ func TestInvokeGrant(t *testing.T) {
 	})
 }
 
-// TestCloudEnvironment: parity.md section 2.
+// TestCloudEnvironment: the CDK's RestateCloudEnvironment.
 func TestCloudEnvironment(t *testing.T) {
 	xr := newXR(cloudEnv(), withServices(s3Service("greeter")))
 	rsp := run(t, newRequest(t, xr, newPolicy()))
@@ -251,7 +251,7 @@ func TestCloudEnvironment(t *testing.T) {
 	})
 }
 
-// TestExternalEnvironment: parity.md section 3.
+// TestExternalEnvironment: the CDK's RestateEnvironment.fromAttributes.
 func TestExternalEnvironment(t *testing.T) {
 	xr := newXR(externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) { e.IngressURL = "https://restate.example.com" }),
 		withServices(s3Service("trips"), httpService("orders", "http://orders.team-a.svc:9080")))

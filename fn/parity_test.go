@@ -13,7 +13,7 @@ import (
 )
 
 // TestParity shows, for each option of the CDK's single-node deployment
-// (design/parity.md section 1) and each stack-wide setting, its effect on
+// (SingleNodeRestateDeployment) and each stack-wide setting, its effect on
 // the composed resources.
 func TestParity(t *testing.T) {
 	type check func(t *testing.T, d map[string]*unstructured.Unstructured, host *userdataview.View)

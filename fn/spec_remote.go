@@ -12,7 +12,7 @@ import (
 )
 
 // Restate Cloud's own AWS identity, which assumes a stack's invoker role
-// (parity.md section 2).
+// (the CDK's RestateCloudEnvironment trusts the same).
 const (
 	restateCloudAccount = "654654156625"
 	restateCloudRoleARN = "arn:aws:iam::" + restateCloudAccount + ":role/RestateCloud"
@@ -55,8 +55,8 @@ func resolveExternal(in v1alpha1.ExternalEnvironmentSpec, fp *field.Path) (*v1al
 	return e, append(errs, checkRoleARN(e.InvokerRoleARN, fp.Child("invokerRoleArn"))...)
 }
 
-// cloudURLs derives a Restate Cloud environment's URLs (parity.md
-// section 2).
+// cloudURLs derives a Restate Cloud environment's URLs, as the CDK does
+// (admin on 9070, ingress on the same host).
 func cloudURLs(c *v1alpha1.CloudEnvironmentSpec) (admin, ingress string) {
 	host := strings.TrimPrefix(c.EnvironmentID, "env_") + ".env." + string(c.Region) + ".restate.cloud"
 	return "https://" + host + ":9070", "https://" + host

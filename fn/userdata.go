@@ -169,9 +169,9 @@ func hostFilesFor(region string, sh *selfHosted) (map[string]string, error) {
 // the bytes before base64.
 //
 // It depends on its arguments alone, and a stack's rarely change between
-// reconciles, so recent results are reused: rendering was a tenth of a
-// steady-state reconcile (BENCHMARKS.md).
-func userData(region string, sh *selfHosted) ([]byte, error) {
+// reconciles, so each Function remembers recent results: rendering was a
+// tenth of a steady-state reconcile (BENCHMARKS.md).
+func (f *Function) userData(region string, sh *selfHosted) ([]byte, error) {
 	key, err := json.Marshal(struct {
 		Region string
 		SH     *selfHosted
@@ -179,10 +179,17 @@ func userData(region string, sh *selfHosted) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return userDataCache.get(string(key), func() ([]byte, error) { return renderUserData(region, sh) })
+	f.userDataOnce.Do(func() { f.userDataMemo = newMemo[[]byte](userDataMemoSize) })
+	return f.userDataMemo.get(string(key), func() ([]byte, error) { return renderUserData(region, sh) })
 }
 
-var userDataCache = newMemo[[]byte](256)
+// userDataMemoSize bounds the user data a Function remembers: one per
+// self-hosted stack it serves, up to this many.
+const userDataMemoSize = 256
+
+// userDataFunc renders a host's user data (Function.userData, or
+// renderUserData itself).
+type userDataFunc func(region string, sh *selfHosted) ([]byte, error)
 
 func renderUserData(region string, sh *selfHosted) ([]byte, error) {
 	files, err := hostFilesFor(region, sh)

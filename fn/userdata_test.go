@@ -143,13 +143,14 @@ func TestUserDataMemoKeyCoversInputs(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	base, err := userData(s.Region, s.SelfHosted)
+	f := &Function{}
+	base, err := f.userData(s.Region, s.SelfHosted)
 	if err != nil {
 		t.Fatal(err)
 	}
 	changed := *s.SelfHosted
 	changed.Config.Environment = map[string]string{"RUST_LOG": "debug"}
-	other, err := userData(s.Region, &changed)
+	other, err := f.userData(s.Region, &changed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,14 @@ func TestUserDataMemoKeyCoversInputs(t *testing.T) {
 	if string(fresh) != string(other) {
 		t.Error("the remembered user data differs from a fresh render")
 	}
-	if again, _ := userData("us-east-1", s.SelfHosted); string(again) == string(base) {
+	if again, _ := f.userData("us-east-1", s.SelfHosted); string(again) == string(base) {
 		t.Error("another region gave the remembered user data")
+	}
+	g := &Function{}
+	if _, err := g.userData(s.Region, &changed); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.userDataMemo.entries) != 3 || len(g.userDataMemo.entries) != 1 {
+		t.Errorf("remembered %d and %d user data, want 3 and 1: each Function has its own memo", len(f.userDataMemo.entries), len(g.userDataMemo.entries))
 	}
 }

@@ -1,6 +1,6 @@
 // Package register keeps one service endpoint (a Lambda version or an HTTP
 // URI) registered with a Restate environment, step by step as the CDK's
-// registration handler does (parity.md section 5): wait for the admin API
+// registration handler does (@restatedev/restate-cdk): wait for the admin API
 // to be healthy, register, check the expected service, mark services
 // public or private, prune drained deployments; or deregister the
 // endpoint. The `register` command of the function's binary runs it in a
