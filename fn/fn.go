@@ -131,6 +131,8 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	if s.AccountID == "" {
 		s.AccountID = observedAccount(observed)
 	}
+
+	// Build, then stamp what every resource shares.
 	parts, err := buildStack(s, f.userData)
 	if err != nil {
 		var ferr *field.Error
@@ -147,54 +149,48 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		return rsp, nil
 	}
 	setReadiness(ours, observed)
-	// Registration follows what is observed of the rest.
-	plan := buildRegistration(s, ours, observed)
+
+	// What the stack observed of itself, once; then registration, which
+	// follows what is observed of the rest.
+	view := viewOf(s, parts, observed)
+	plan := buildRegistration(s, view, ours, observed)
 	regs, err := stamp(s, plan.parts)
 	if err != nil {
 		response.Fatal(rsp, fmt.Errorf("cannot compose registration: %w", err))
 		return rsp, nil
 	}
 	setReadiness(regs, observed)
-	for name, d := range regs {
-		ours[name] = d
-	}
-	for name, d := range plan.kept {
-		ours[name] = d
-	}
+	maps.Copy(ours, regs)
+	maps.Copy(ours, plan.kept)
 
 	desired, err := request.GetDesiredComposedResources(req)
 	if err != nil {
 		response.Fatal(rsp, fmt.Errorf("cannot read the desired resources: %w", err))
 		return rsp, nil
 	}
-	for name, d := range ours {
-		desired[name] = d
-	}
+	maps.Copy(desired, ours)
 	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
 		response.Fatal(rsp, fmt.Errorf("cannot set the desired resources: %w", err))
 		return rsp, nil
 	}
 
-	// What is not ready yet, once, for the status and the conditions.
-	waiting := notReady(ours)
-	groups := groupByConcern(waiting)
-	st := stackStatus(s, ours, observed, waiting, groups)
-	unregistered := registrationStatus(s, plan, &st, observed)
-	if err := setStatus(req, rsp, st); err != nil {
+	// Report.
+	rep := report(s, view, plan, ours, ownersOf(parts, plan), observed)
+	if err := setStatus(req, rsp, rep.status); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
-	readiness(rsp, ConditionEnvironmentReady, groups[concernEnvironment])
+	readiness(rsp, ConditionEnvironmentReady, rep.waiting[concernEnvironment])
 	if len(s.Services) > 0 {
-		readiness(rsp, ConditionServicesReady, groups[concernServices])
-		if len(unregistered) > 0 {
-			response.ConditionFalse(rsp, ConditionRegistered, "Registering").WithMessage(strings.Join(unregistered, "; ")).TargetCompositeAndClaim()
+		readiness(rsp, ConditionServicesReady, rep.waiting[concernServices])
+		if len(rep.unregistered) > 0 {
+			response.ConditionFalse(rsp, ConditionRegistered, "Registering").WithMessage(strings.Join(rep.unregistered, "; ")).TargetCompositeAndClaim()
 		} else {
 			response.ConditionTrue(rsp, ConditionRegistered, "Registered").TargetCompositeAndClaim()
 		}
 	}
-	if len(groups) == 0 && len(unregistered) == 0 {
+	if len(rep.waiting) == 0 && len(rep.unregistered) == 0 {
 		rsp.Meta.Ttl = durationpb.New(settledTTL)
 	}
 	limit := f.MaxResponseBytes
@@ -211,7 +207,8 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	return rsp, nil
 }
 
-// buildStack runs the builders of the stack's environment and services.
+// buildStack runs the builders of the stack's environment and services,
+// and says what each part is for.
 func buildStack(s *stack, userData userDataFunc) ([]part, error) {
 	var parts []part
 	switch {
@@ -223,13 +220,15 @@ func buildStack(s *stack, userData userDataFunc) ([]part, error) {
 	case s.Cloud != nil:
 		parts = buildCloudInvokerRole(s)
 	}
+	// The grants belong to the environment's access to the functions.
+	parts = append(parts, buildInvokeGrant(s)...)
+	parts = ownedBy(append(parts, buildPublishGrant(s)...), owner{concern: concernEnvironment})
 	for _, svc := range s.Services {
 		if svc.Lambda != nil {
-			parts = append(parts, buildLambdaService(s, svc)...)
+			parts = append(parts, ownedBy(buildLambdaService(s, svc), owner{concern: concernServices, service: svc.Name})...)
 		}
 	}
-	parts = append(parts, buildInvokeGrant(s)...)
-	return append(parts, buildPublishGrant(s)...), nil
+	return parts, nil
 }
 
 // buildSelfHosted composes a self-hosted server with its network, identity

@@ -12,13 +12,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Composition resource names of the host family. The instance's key carries
-// a hash of its launch settings (see buildHost).
-const (
-	keyLogGroup       = "log-group"
-	keyInstancePrefix = "server-"
-)
-
 // buildLogGroup composes the server's log group. With removal policy Retain
 // it is orphaned rather than deleted with the stack.
 func buildLogGroup(s *stack) part {

@@ -8,16 +8,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Composition resource names of the identity family.
-const (
-	keyInstanceRole       = "instance-role"
-	keyInstanceRoleSSM    = "instance-role-ssm"
-	keyInstanceRoleXRay   = "instance-role-xray"
-	keyInstanceRolePolicy = "instance-role-policy"
-	keyInstanceProfile    = "instance-profile"
-	keyInvokerRole        = "invoker-role"
-)
-
 // AWS managed policies the host may need.
 const (
 	ssmManagedInstanceCore = "AmazonSSMManagedInstanceCore"

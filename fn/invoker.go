@@ -11,10 +11,6 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
-// keyInvokeGrant is the composition resource name of the invoker role's
-// lambda:InvokeFunction policy.
-const keyInvokeGrant = "invoke-grant"
-
 // buildCloudInvokerRole composes the role Restate Cloud assumes to invoke
 // the stack's functions, unless the claim names an existing one. Only
 // Restate Cloud's own role may assume it, and only for this environment

@@ -13,36 +13,6 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
-// Composition resource names of a Lambda service's family: the function is
-// fn-<service>, its other resources fn-<service>.<suffix>. Service names
-// have no dots, so no two services' keys collide, and no environment key
-// starts with fn-.
-const (
-	keyServicePrefix    = "fn-"
-	suffixRole          = "role"
-	suffixRolePolicy    = "role-policy"
-	suffixLogGroup      = "log-group"
-	serviceKeySeparator = "."
-)
-
-func serviceKey(svc, suffix string) string {
-	if suffix == "" {
-		return keyServicePrefix + svc
-	}
-	return keyServicePrefix + svc + serviceKeySeparator + suffix
-}
-
-// serviceOfKey returns the service a composition resource name belongs to,
-// or "" for the environment's resources.
-func serviceOfKey(key string) string {
-	rest, ok := strings.CutPrefix(key, keyServicePrefix)
-	if !ok {
-		return ""
-	}
-	svc, _, _ := strings.Cut(rest, serviceKeySeparator)
-	return svc
-}
-
 // functionName is the AWS name of a service's function, which is also its
 // object name: provider-aws v0.58.0 updates a function by its object name
 // (its update calls use metadata.name, while create, observe and delete use the

@@ -7,23 +7,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Composition resource names of the network.
-const (
-	keyVPC               = "vpc"
-	keyInternetGateway   = "internet-gateway"
-	keyPublicSubnet      = "subnet-public"
-	keyPublicRouteTable  = "route-table-public"
-	keyNATAddress        = "nat-address"
-	keyNATGateway        = "nat-gateway"
-	keyPrivateSubnet     = "subnet-private"
-	keyPrivateRouteTable = "route-table-private"
-	keyIngressGroup      = "security-group-ingress"
-	keyAdminGroup        = "security-group-admin"
-	keyIngressRule       = "security-group-rule-ingress"
-	keyAdminRule         = "security-group-rule-admin"
-	keyAdminAccessPrefix = "security-group-rule-admin-from-"
-)
-
 const anywhere = "0.0.0.0/0"
 
 // placement says where the host goes: a subnet the stack composes (by

@@ -50,6 +50,16 @@ func (o observed) ready(key string) bool {
 	return conditionTrue(o.value(key, "status.conditions"), "Ready")
 }
 
+// hasJobs says whether any registration Job is observed.
+func (o observed) hasJobs() bool {
+	for key := range o {
+		if reg, dereg := jobKind(key); reg || dereg {
+			return true
+		}
+	}
+	return false
+}
+
 // annotation is a metadata annotation of a resource, or "".
 func (o observed) annotation(key, name string) string {
 	return o.value(key, "metadata.annotations").GetStructValue().GetFields()[name].GetStringValue()

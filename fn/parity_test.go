@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
 )
 
@@ -347,7 +348,7 @@ func TestParity(t *testing.T) {
 					} else if _, ok, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "forProvider", "region"); ok {
 						t.Errorf("%s: IAM resource has a region", k)
 					}
-					if untaggedKinds[u.GetKind()] {
+					if k, _ := kinds.Of(u.GroupVersionKind()); k.Tags == kinds.NoTags {
 						continue
 					}
 					tags, _, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "forProvider", "tags")

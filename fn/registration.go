@@ -3,30 +3,17 @@ package fn
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	"github.com/restate-crossplane/function-restate-stack/internal/register"
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
-// Composition resource names of registration. A service's Job Object is
-// reg-<service>-<hash of what it registers>, its report ConfigMap's Object
-// the same with .report; a new hash composes a new Job and drops the old.
 const (
-	keyRegisterPrefix   = "reg-"
-	keyDeregisterPrefix = "dereg-"
-	suffixReport        = "report"
-	keyRegisterSA       = "register-sa"
-	keyRegisterRole     = "register-role"
-	keyRegisterBinding  = "register-rolebinding"
-	keyPublishGrant     = "publish-grant"
-
 	// annRegistration on a Job's Object records what deregistering its
 	// service needs, for when the service has left the claim.
 	annRegistration = "restate-crossplane.io/registration"
@@ -38,8 +25,8 @@ const (
 	tokenDir    = "/var/run/secrets/restate"
 	// registerDeadline bounds one run; the Job's own deadline adds room
 	// for pulling the image and retries.
-	registerDeadlineSeconds = 900
-	jobDeadlineSeconds      = 1200
+	registerDeadline   = 900 * time.Second
+	jobDeadlineSeconds = 1200
 )
 
 // registrationRecord is what deregistration needs of a service that is no
@@ -71,9 +58,9 @@ type registrationPlan struct {
 // code hash; or the HTTP URI) and the admin URL is known; and a Job that
 // deregisters a service with removal policy Destroy that left the claim,
 // keeping its function until that Job has succeeded.
-func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) registrationPlan {
+func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resource.DesiredComposed, obs observed) registrationPlan {
 	plan := registrationPlan{kept: map[resource.Name]*resource.DesiredComposed{}, jobs: map[string]string{}, waiting: map[string]string{}}
-	if len(s.Services) == 0 && !hasPrefixKey(obs, keyRegisterPrefix, keyDeregisterPrefix) {
+	if len(s.Services) == 0 && !obs.hasJobs() {
 		return plan
 	}
 	if s.Registration.Namespace == "" {
@@ -82,14 +69,12 @@ func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComp
 		}
 		return plan
 	}
-	envAdmin, _ := environmentURLs(s, desired, obs)
-	invoker := invokerRoleARN(s, obs)
 	var reports []string
 
 	for _, svc := range s.Services {
 		admin := svc.Registration.AdminURL
 		if admin == "" {
-			admin = envAdmin
+			admin = v.adminURL
 		}
 		target, why := registrationTarget(s, svc, desired, obs)
 		switch {
@@ -102,21 +87,21 @@ func buildRegistration(s *stack, desired map[resource.Name]*resource.DesiredComp
 		}
 		rec := registrationRecord{Service: svc.Name, Endpoint: target.endpoint, Lambda: svc.Lambda != nil, RemovalPolicy: svc.Registration.RemovalPolicy,
 			AdminURL: admin, Insecure: svc.Registration.Insecure, Token: s.tokenRef()}
-		args := registerArgs(s, svc, rec, target, invoker)
-		key := keyRegisterPrefix + svc.Name + "-" + hashOf(append([]string{s.Name, s.Registration.Image, s.Registration.Namespace, target.config}, args...)...)
+		args := registerArgs(s, svc, rec, target, v.invokerRoleARN)
+		key := keyRegisterPrefix + svc.Name + "-" + hashOf(append([]string{s.Name, s.Registration.Image, s.Registration.Namespace, target.config}, args.CommandLine()...)...)
 		name := awsName(s.Name, key)
-		args = append(args, "--report-configmap="+name)
+		args.ReportConfigMap = name
 		plan.jobs[svc.Name] = key
 		reports = append(reports, name)
 		plan.parts = append(plan.parts,
 			jobObject(s, key, name, svc.Name, args, rec, true),
-			reportObject(s, key+"."+suffixReport, name, svc.Name),
+			reportObject(s, reportKey(key), name, svc.Name),
 		)
 	}
 
 	plan.parts = append(plan.parts, deregistrations(s, obs, plan.kept)...)
 	if len(plan.parts) > 0 {
-		plan.parts = append(plan.parts, registerRBAC(s, reports)...)
+		plan.parts = append(plan.parts, ownedBy(registerRBAC(s, reports), owner{concern: concernRegistration})...)
 	}
 	return plan
 }
@@ -154,35 +139,25 @@ func registrationTarget(s *stack, svc service, desired map[resource.Name]*resour
 }
 
 // registerArgs are the register command's arguments for a service.
-func registerArgs(s *stack, svc service, rec registrationRecord, t target, invoker string) []string {
+func registerArgs(s *stack, svc service, rec registrationRecord, t target, invoker string) regcontract.Args {
 	r := svc.Registration
-	args := []string{"register", "--admin-url=" + rec.AdminURL}
+	a := regcontract.Args{
+		AdminURL: rec.AdminURL,
+		Force:    r.Force, Breaking: r.Breaking, Private: r.Private, Insecure: r.Insecure,
+		ExpectedService: svc.ExpectedServiceName,
+		Prune:           r.Prune, RevisionHistoryLimit: int(r.RevisionHistoryLimit), MaxPrunedPerRun: int(r.MaxPrunedPerRun),
+		HealthAttempts: int(r.HealthCheckAttempts), HealthMaxBackoff: time.Duration(r.MaxBackoffSeconds) * time.Second,
+		Deadline: registerDeadline,
+	}
 	if svc.Lambda != nil {
-		args = append(args, "--lambda-arn="+t.endpoint, "--versioning="+string(s.Versioning), "--code-sha256="+t.codeSHA256)
-		if invoker != "" {
-			args = append(args, "--assume-role-arn="+invoker)
-		}
+		a.LambdaARN, a.Versioning, a.CodeSHA256, a.AssumeRoleARN = t.endpoint, string(s.Versioning), t.codeSHA256, invoker
 	} else {
-		args = append(args, "--uri="+t.endpoint)
+		a.URI = t.endpoint
 	}
-	for flag, on := range map[string]bool{"--force": r.Force, "--breaking": r.Breaking, "--private": r.Private, "--insecure": r.Insecure} {
-		if on {
-			args = append(args, flag)
-		}
-	}
-	if svc.ExpectedServiceName != "" {
-		args = append(args, "--expected-service="+svc.ExpectedServiceName)
-	}
-	if r.Prune {
-		args = append(args, "--prune", "--revision-history-limit="+strconv.Itoa(int(r.RevisionHistoryLimit)), "--max-pruned-per-run="+strconv.Itoa(int(r.MaxPrunedPerRun)))
-	}
-	args = append(args, "--health-attempts="+strconv.Itoa(int(r.HealthCheckAttempts)), fmt.Sprintf("--health-max-backoff=%ds", r.MaxBackoffSeconds),
-		fmt.Sprintf("--deadline=%ds", registerDeadlineSeconds))
 	if rec.Token != nil {
-		args = append(args, "--token-file="+tokenDir+"/token")
+		a.TokenFile = tokenDir + "/token"
 	}
-	sort.Strings(args[2:]) // stable, whatever the map order
-	return args
+	return a
 }
 
 // deregistrations composes a deregistration Job for each service that left
@@ -196,8 +171,8 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 	records := map[string]registrationRecord{}
 	done := map[string]bool{}
 	for _, key := range sortedKeys(obs) {
-		isReg, isDereg := strings.HasPrefix(key, keyRegisterPrefix), strings.HasPrefix(key, keyDeregisterPrefix)
-		if (!isReg && !isDereg) || strings.HasSuffix(key, "."+suffixReport) {
+		isReg, isDereg := jobKind(key)
+		if !isReg && !isDereg {
 			continue
 		}
 		var rec registrationRecord
@@ -205,7 +180,7 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
 			continue
 		}
-		if isReg && obs.str(key+"."+suffixReport, "status.atProvider.manifest.data."+register.ReportEndpoint) == "" {
+		if isReg && obs.str(reportKey(key), "status.atProvider.manifest.data."+regcontract.ReportEndpoint) == "" {
 			continue // never registered: nothing to remove
 		}
 		records[rec.Service] = rec
@@ -219,19 +194,16 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			continue // deregistered: let the function and the Job go
 		}
 		rec := records[svc]
-		args := []string{"register", "--deregister", "--admin-url=" + rec.AdminURL, fmt.Sprintf("--deadline=%ds", registerDeadlineSeconds)}
+		args := regcontract.Args{Deregister: true, AdminURL: rec.AdminURL, Insecure: rec.Insecure, Deadline: registerDeadline}
 		if rec.Lambda {
-			args = append(args, "--lambda-arn="+rec.Endpoint)
+			args.LambdaARN = rec.Endpoint
 		} else {
-			args = append(args, "--uri="+rec.Endpoint)
-		}
-		if rec.Insecure {
-			args = append(args, "--insecure")
+			args.URI = rec.Endpoint
 		}
 		if rec.Token != nil {
-			args = append(args, "--token-file="+tokenDir+"/token")
+			args.TokenFile = tokenDir + "/token"
 		}
-		key := keyDeregisterPrefix + svc + "-" + hashOf(args...)
+		key := keyDeregisterPrefix + svc + "-" + hashOf(args.CommandLine()...)
 		parts = append(parts, jobObject(s, key, awsName(s.Name, key), svc, args, rec, false))
 		for key, o := range obs {
 			if serviceOfKey(key) == svc {
@@ -275,17 +247,6 @@ func (s *stack) tokenRef() *v1alpha1.SecretKeyReference {
 	return nil
 }
 
-func hasPrefixKey(obs observed, prefixes ...string) bool {
-	for name := range obs {
-		for _, p := range prefixes {
-			if strings.HasPrefix(name, p) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // registrationStatus fills in each service's registration from its Job's
 // Object and its report, and says what the services still wait for.
 func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs observed) (waiting []string) {
@@ -300,14 +261,11 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 			waiting = append(waiting, svc+": waiting for "+why)
 			continue
 		}
-		data := func(k string) string {
-			return obs.str(key+"."+suffixReport, "status.atProvider.manifest.data."+k)
-		}
+		report := regcontract.ReportFromData(func(k string) string {
+			return obs.str(reportKey(key), "status.atProvider.manifest.data."+k)
+		})
 		job := awsName(s.Name, key)
-		r := &v1alpha1.RegistrationStatus{Job: job, Endpoint: data(register.ReportEndpoint), Version: data(register.ReportVersion), DeploymentID: data(register.ReportDeploymentID)}
-		if svcs := data(register.ReportServices); svcs != "" {
-			r.Services = strings.Split(svcs, ",")
-		}
+		r := &v1alpha1.RegistrationStatus{Job: job, Endpoint: report.Endpoint, Version: report.Version, DeploymentID: report.DeploymentID, Services: report.Services}
 		_, seen := obs[key]
 		r.Complete = seen && obs.ready(key) && r.Endpoint != ""
 		st.Services[i].Registration = r

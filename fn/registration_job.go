@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
 // The Kubernetes objects of registration, each wrapped in a
@@ -23,7 +24,7 @@ import (
 // jobObject wraps a registration Job in a provider-kubernetes Object that
 // is ready once the Job has completed. Its pod meets the restricted Pod
 // Security Standard and has a read-only root filesystem.
-func jobObject(s *stack, key, name, svc string, args []string, rec registrationRecord, report bool) part {
+func jobObject(s *stack, key, name, svc string, args regcontract.Args, rec registrationRecord, report bool) part {
 	labels := map[string]string{labelStack: s.Name, labelService: svc}
 	sa := awsName(s.Name, "register")
 	if s.Versioning == v1alpha1.VersioningPublished && s.Registration.Publisher != nil && rec.Lambda {
@@ -32,7 +33,7 @@ func jobObject(s *stack, key, name, svc string, args []string, rec registrationR
 	container := corev1.Container{
 		Name:                     "register",
 		Image:                    s.Registration.Image,
-		Args:                     args,
+		Args:                     args.CommandLine(),
 		Resources:                s.Registration.Resources,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext: &corev1.SecurityContext{
@@ -77,7 +78,9 @@ func jobObject(s *stack, key, name, svc string, args []string, rec registrationR
 	}}
 	b, _ := json.Marshal(rec)
 	obj.SetAnnotations(map[string]string{annRegistration: string(b)})
-	return objectPart(key, obj, job)
+	p := objectPart(key, obj, job)
+	p.owner = owner{concern: concernRegistration, service: svc}
+	return p
 }
 
 // reportObject is the ConfigMap a registration Job writes its result into.
@@ -90,7 +93,9 @@ func reportObject(s *stack, key, name, svc string) part {
 	}
 	obj := &k8sobject.Object{Spec: k8sobject.ObjectSpec{Watch: true}}
 	obj.Spec.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve, xpv2.ManagementActionCreate, xpv2.ManagementActionDelete}
-	return objectPart(key, obj, cm)
+	p := objectPart(key, obj, cm)
+	p.owner = owner{concern: concernRegistration, service: svc}
+	return p
 }
 
 // registerRBAC is the Jobs' identity: a service account (unless the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -11,6 +12,14 @@ import (
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
+)
+
+// Registration's defaults are the register command's own.
+var (
+	defaultHealthAttempts = int32(regcontract.Defaults().HealthAttempts)
+	defaultMaxBackoff     = int32(regcontract.Defaults().HealthMaxBackoff / time.Second)
+	defaultMaxPruned      = int32(regcontract.Defaults().MaxPrunedPerRun)
 )
 
 // Defaults of Lambda services (Lambda's own, unless noted) and of
@@ -18,9 +27,6 @@ import (
 const (
 	defaultMemoryMiB      = 128
 	defaultTimeoutSeconds = 3
-	defaultHealthAttempts = 10
-	defaultMaxBackoff     = 20
-	defaultMaxPruned      = 10
 	// maxLambdaEnvBytes is Lambda's limit on all environment variables.
 	maxLambdaEnvBytes = 4096
 	// codeRevisionVar carries a hash of the function's code source. The

@@ -3,13 +3,8 @@ package fn
 import (
 	"fmt"
 
-	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
-	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
-	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
-	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
-	k8sobject "github.com/crossplane-contrib/provider-kubernetes/apis/cluster/object/v1alpha2"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
@@ -17,23 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 )
 
 func init() {
-	// composed.From needs the provider's types in its scheme.
-	for _, add := range []func(*runtime.Scheme) error{
-		ec2.SchemeBuilder.AddToScheme,
-		ec2manual.SchemeBuilder.AddToScheme,
-		iam.SchemeBuilder.AddToScheme,
-		iamv1alpha1.SchemeBuilder.AddToScheme,
-		logs.SchemeBuilder.AddToScheme,
-		lambda.SchemeBuilder.AddToScheme,
-		k8sobject.SchemeBuilder.AddToScheme,
-	} {
-		if err := add(composed.Scheme); err != nil {
-			panic(err)
-		}
-	}
+	// composed.From needs the composed kinds' types in its scheme.
+	kinds.AddToScheme(composed.Scheme)
 }
 
 // managed is a typed managed resource of provider-aws or
@@ -54,16 +38,9 @@ type part struct {
 	name string
 	// manifest of a provider-kubernetes Object (see objectPart).
 	manifest map[string]any
+	// owner says what the part is for (see ownedBy).
+	owner owner
 }
-
-// kubernetesGroup is provider-kubernetes's API group.
-const kubernetesGroup = k8sobject.Group
-
-// Kinds that have no tags, and the one whose tags are a map, in provider-aws.
-var (
-	untaggedKinds = map[string]bool{"SecurityGroupRule": true, "RolePolicy": true, "RolePolicyAttachment": true, "Object": true}
-	mapTagKinds   = map[string]bool{"LogGroup": true, "Function": true}
-)
 
 // stamp gives every part what all of a stack's resources share (object
 // name, provider config, deletion policy, region, tags) and converts it to
@@ -94,7 +71,11 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 			return nil, fmt.Errorf("%s has no spec.forProvider", p.key)
 		}
 		gvk := cd.GroupVersionKind()
-		if gvk.Group == kubernetesGroup {
+		kind, ok := kinds.Of(gvk)
+		if !ok {
+			return nil, fmt.Errorf("%s is a %s, which is not in the table of composed kinds", p.key, gvk)
+		}
+		if !kind.AWS {
 			forProvider["manifest"] = p.manifest
 			// Registration's Objects: the platform's provider-kubernetes
 			// config, and always deleted with the stack (a Job outliving
@@ -113,7 +94,7 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		if gvk.Group != iam.CRDGroup {
 			forProvider["region"] = s.Region
 		}
-		if tags := tagsOf(gvk.Group, gvk.Kind, name, s.Tags); tags != nil {
+		if tags := tagsOf(kind, name, s.Tags); tags != nil {
 			forProvider["tags"] = tags
 		}
 		out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
@@ -123,11 +104,11 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 
 // tagsOf is a resource's tags in the shape its kind takes: none, a map, or
 // a list of key and value.
-func tagsOf(group, kind, name string, tags map[string]string) any {
-	if untaggedKinds[kind] {
+func tagsOf(kind kinds.Kind, name string, tags map[string]string) any {
+	switch kind.Tags {
+	case kinds.NoTags:
 		return nil
-	}
-	if mapTagKinds[kind] {
+	case kinds.TagMap:
 		m := make(map[string]any, len(tags))
 		for k, v := range tags {
 			m[k] = v
@@ -135,7 +116,7 @@ func tagsOf(group, kind, name string, tags map[string]string) any {
 		return m
 	}
 	list := make([]any, 0, len(tags)+1)
-	if group == ec2.Group {
+	if kind.Group == ec2.Group {
 		// EC2's console shows resources by their Name tag.
 		list = append(list, map[string]any{"key": "Name", "value": name})
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
 	"github.com/crossplane/function-sdk-go/resource"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
@@ -48,26 +49,67 @@ func observedAccount(obs observed) string {
 	return ""
 }
 
-// stackStatus derives the stack's status from what is observed.
-// waiting and groups are the desired resources not ready yet, and the same
-// by concern.
-func stackStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed, waiting []string, groups map[string][]string) v1alpha1.RestateStackStatus {
-	st := v1alpha1.RestateStackStatus{
-		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(waiting), len(desired)),
-		Services:       servicesStatus(s, obs, groups[concernServices]),
-		InvokerRoleARN: invokerRoleARN(s, obs),
+// stackView is what the stack's observed resources say of it, read once
+// per call: its URLs and the role Restate invokes Lambda with, for
+// registration and status alike.
+type stackView struct {
+	adminURL, ingressURL string
+	invokerRoleARN       string
+	// instanceKey is the key of the desired instance, if any.
+	instanceKey string
+}
+
+// viewOf reads the view from the built parts and what is observed.
+func viewOf(s *stack, parts []part, obs observed) stackView {
+	v := stackView{invokerRoleARN: invokerRoleARN(s, obs)}
+	for _, p := range parts {
+		if _, ok := p.mr.(*ec2manual.Instance); ok {
+			v.instanceKey = p.key
+		}
 	}
-	st.AdminURL, st.IngressURL = environmentURLs(s, desired, obs)
+	v.adminURL, v.ingressURL = environmentURLs(s, v.instanceKey, obs)
+	return v
+}
+
+// stackReport is what the function reports on the composite: its status,
+// the resources not ready yet by concern, and what each service waits for
+// to be registered.
+type stackReport struct {
+	status       v1alpha1.RestateStackStatus
+	waiting      map[concern][]string
+	unregistered []string
+}
+
+// report derives the stack's status from what is observed.
+func report(s *stack, v stackView, plan registrationPlan, desired map[resource.Name]*resource.DesiredComposed, owners map[string]owner, obs observed) stackReport {
+	notYet := notReady(desired)
+	r := stackReport{waiting: map[concern][]string{}}
+	busy := map[string]bool{}
+	for _, key := range notYet {
+		o := owners[key]
+		r.waiting[o.concern] = append(r.waiting[o.concern], key)
+		if o.concern == concernServices {
+			busy[o.service] = true
+		}
+	}
+	r.status = v1alpha1.RestateStackStatus{
+		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(notYet), len(desired)),
+		Services:       servicesStatus(s, obs, busy),
+		InvokerRoleARN: v.invokerRoleARN,
+		AdminURL:       v.adminURL,
+		IngressURL:     v.ingressURL,
+	}
 	if s.SelfHosted != nil {
-		st.SelfHosted = selfHostedStatus(s, desired, obs)
+		r.status.SelfHosted = selfHostedStatus(s, v.instanceKey, obs)
 	}
-	return st
+	r.unregistered = registrationStatus(s, plan, &r.status, obs)
+	return r
 }
 
 // environmentURLs are the environment's admin and ingress URLs, once known:
 // a self-hosted server's once the instance reports its DNS name (the
 // private one, or the public one in a public subnet).
-func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) (admin, ingress string) {
+func environmentURLs(s *stack, instanceKey string, obs observed) (admin, ingress string) {
 	switch {
 	case s.Cloud != nil:
 		return cloudURLs(s.Cloud)
@@ -75,10 +117,9 @@ func environmentURLs(s *stack, desired map[resource.Name]*resource.DesiredCompos
 		return s.External.AdminURL, s.External.IngressURL
 	}
 	sh := s.SelfHosted
-	key := instanceKey(desired)
-	host := obs.str(key, "status.atProvider.privateDnsName")
+	host := obs.str(instanceKey, "status.atProvider.privateDnsName")
 	if sh.Public() {
-		host = obs.str(key, "status.atProvider.publicDnsName")
+		host = obs.str(instanceKey, "status.atProvider.publicDnsName")
 	}
 	if host == "" {
 		return "", ""
@@ -96,21 +137,9 @@ func invokerRoleARN(s *stack, obs observed) string {
 	return obs.str(keyInvokerRole, "status.atProvider.arn")
 }
 
-// instanceKey is the composition resource name of the desired instance,
-// whose key carries a hash of its launch settings.
-func instanceKey(desired map[resource.Name]*resource.DesiredComposed) string {
-	for name := range desired {
-		if strings.HasPrefix(string(name), keyInstancePrefix) {
-			return string(name)
-		}
-	}
-	return ""
-}
-
 // selfHostedStatus reports the server.
-func selfHostedStatus(s *stack, desired map[resource.Name]*resource.DesiredComposed, obs observed) *v1alpha1.SelfHostedStatus {
+func selfHostedStatus(s *stack, key string, obs observed) *v1alpha1.SelfHostedStatus {
 	ingressPort, adminPort := s.SelfHosted.Ports()
-	key := instanceKey(desired)
 	return &v1alpha1.SelfHostedStatus{
 		InstanceID:             obs.str(key, "status.atProvider.instanceId"),
 		PrivateDNSName:         obs.str(key, "status.atProvider.privateDnsName"),
@@ -123,14 +152,10 @@ func selfHostedStatus(s *stack, desired map[resource.Name]*resource.DesiredCompo
 }
 
 // servicesStatus reports each service: what Lambda observed of its
-// function, and whether all its resources are ready.
-func servicesStatus(s *stack, obs observed, waiting []string) []v1alpha1.ServiceStatus {
+// function, and whether all its resources are ready (not busy).
+func servicesStatus(s *stack, obs observed, busy map[string]bool) []v1alpha1.ServiceStatus {
 	if len(s.Services) == 0 {
 		return nil
-	}
-	busy := map[string]bool{}
-	for _, key := range waiting {
-		busy[serviceOfKey(key)] = true
 	}
 	out := make([]v1alpha1.ServiceStatus, 0, len(s.Services))
 	for _, svc := range s.Services {
@@ -148,25 +173,39 @@ func servicesStatus(s *stack, obs observed, waiting []string) []v1alpha1.Service
 	return out
 }
 
-// Concerns a composed resource belongs to, each with its condition.
+// concern is what a composed resource is for; each has its condition.
+type concern string
+
 const (
-	concernEnvironment  = "environment"
-	concernServices     = "services"
-	concernRegistration = "registration"
+	concernEnvironment  concern = "environment"
+	concernServices     concern = "services"
+	concernRegistration concern = "registration"
 )
 
-// groupByConcern sorts resource names by the concern they belong to.
-func groupByConcern(keys []string) map[string][]string {
-	out := map[string][]string{}
-	for _, k := range keys {
-		switch {
-		case serviceOfKey(k) != "":
-			out[concernServices] = append(out[concernServices], k)
-		case strings.HasPrefix(k, keyRegisterPrefix), strings.HasPrefix(k, keyDeregisterPrefix), strings.HasPrefix(k, "register-"):
-			out[concernRegistration] = append(out[concernRegistration], k)
-		default:
-			out[concernEnvironment] = append(out[concernEnvironment], k)
-		}
+// owner is what a part is for: its concern and, for a service's resources,
+// the service.
+type owner struct {
+	concern concern
+	service string
+}
+
+// ownedBy says what the parts are for.
+func ownedBy(parts []part, o owner) []part {
+	for i := range parts {
+		parts[i].owner = o
+	}
+	return parts
+}
+
+// ownersOf maps every key composed in this call to its owner. Resources
+// kept while their service is deregistered are known by key alone.
+func ownersOf(parts []part, plan registrationPlan) map[string]owner {
+	out := make(map[string]owner, len(parts)+len(plan.parts)+len(plan.kept))
+	for _, p := range append(parts, plan.parts...) {
+		out[p.key] = p.owner
+	}
+	for key := range plan.kept {
+		out[string(key)] = owner{concern: concernServices, service: serviceOfKey(string(key))}
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/crossplane/function-sdk-go/logging"
 
 	"github.com/restate-crossplane/function-restate-stack/fn"
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
 // maxRecvMessageSizeMB bounds the requests the function accepts. A request
@@ -56,9 +57,16 @@ type cli struct {
 	Register registerCmd `cmd:"" help:"Register a service endpoint with a Restate environment (what registration Jobs run)."`
 }
 
+// kongOptions configure the command line; the register command's defaults
+// come from its contract.
+func kongOptions() []kong.Option {
+	return []kong.Option{kong.Name("function-restate-stack"),
+		kong.Description("The RestateStack composition function: Restate on AWS through Crossplane."),
+		kong.Vars(regcontract.KongVars())}
+}
+
 func main() {
 	var c cli
-	ctx := kong.Parse(&c, kong.Name("function-restate-stack"),
-		kong.Description("The RestateStack composition function: Restate on AWS through Crossplane."))
+	ctx := kong.Parse(&c, kongOptions()...)
 	ctx.FatalIfErrorf(ctx.Run())
 }

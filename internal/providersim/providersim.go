@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
 // Account is the AWS account id the stand-in reports in ARNs.
@@ -149,7 +151,11 @@ func ObserveAll(composed []*unstructured.Unstructured) error {
 		}
 		name, _, _ := unstructured.NestedString(m, "metadata", "name")
 		if a, ok := args[name]; ok {
-			if err := unstructured.SetNestedStringMap(u.Object, reportOf(a), "status", "atProvider", "manifest", "data"); err != nil {
+			report, err := reportOf(a)
+			if err != nil {
+				return fmt.Errorf("Job %s: %w", name, err)
+			}
+			if err := unstructured.SetNestedStringMap(u.Object, report, "status", "atProvider", "manifest", "data"); err != nil {
 				return err
 			}
 		}
@@ -169,26 +175,26 @@ func JobArgs(job map[string]any) []string {
 	return a
 }
 
-// reportOf is what register reports for its arguments.
-func reportOf(args []string) map[string]string {
-	flags := map[string]string{}
-	for _, a := range args {
-		k, v, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		flags[k] = v
+// reportOf is what register reports for its arguments: Latest registers
+// $LATEST, Published version 1.
+func reportOf(line []string) (map[string]string, error) {
+	a, err := regcontract.Parse(line)
+	if err != nil {
+		return nil, err
 	}
-	endpoint, version := flags["uri"], ""
-	if arn := flags["lambda-arn"]; arn != "" {
-		version = "$LATEST"
-		if flags["versioning"] == "Published" {
-			version = "1"
+	r := regcontract.Report{Endpoint: a.URI, Services: []string{a.ExpectedService}}
+	if a.LambdaARN != "" {
+		r.Version = "$LATEST"
+		if a.Versioning == regcontract.VersioningPublished {
+			r.Version = "1"
 		}
-		endpoint = arn + ":" + version
+		r.Endpoint = a.LambdaARN + ":" + r.Version
 	}
-	service := flags["expected-service"]
-	if service == "" {
-		service = "Greeter"
+	if a.ExpectedService == "" {
+		r.Services = []string{"Greeter"}
 	}
-	return map[string]string{"endpoint": endpoint, "version": version, "deploymentId": "dp_" + hexOf(endpoint, 20), "services": service, "deregistered": ""}
+	r.DeploymentID = "dp_" + hexOf(r.Endpoint, 20)
+	return r.Data(), nil
 }
 
 func condition(typ, reason string) map[string]any {

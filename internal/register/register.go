@@ -19,16 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/restateadmin"
-)
-
-// Versioning modes of a Lambda endpoint.
-const (
-	// VersioningLatest registers <arn>:$LATEST.
-	VersioningLatest = "Latest"
-	// VersioningPublished publishes a version of the code it is given and
-	// registers <arn>:<version>.
-	VersioningPublished = "Published"
 )
 
 // Options of one run. Defaults (see Defaults) follow the CDK.
@@ -87,29 +79,31 @@ func (b Backoff) Wait(n int) time.Duration {
 	return d
 }
 
-// Defaults are the CDK's: 10 health checks of 5 s each, the wait between
-// them growing from 2 s to at most 20 s, with up to 2 s of jitter; three
-// registration attempts.
-func Defaults() Options {
+// OptionsOf are the options of a run with the given arguments (the
+// command's, defaults applied): everything but the token, the publisher
+// and the log, which the command provides.
+func OptionsOf(a regcontract.Args) Options {
 	return Options{
-		Health:           Backoff{Attempts: 10, Initial: time.Second, Max: 20 * time.Second, Jitter: 2 * time.Second, RequestTimeout: 5 * time.Second},
-		RegisterAttempts: 3,
-		RegisterBackoff:  Backoff{Attempts: 3, Initial: time.Second, Max: 10 * time.Second, Jitter: 2 * time.Second, RequestTimeout: 10 * time.Second},
-		MaxPrunedPerRun:  10,
+		AdminURL: a.AdminURL, Insecure: a.Insecure,
+		LambdaARN: a.LambdaARN, URI: a.URI, AssumeRoleARN: a.AssumeRoleARN,
+		Versioning: a.Versioning, CodeSHA256: a.CodeSHA256,
+		Force: a.Force, Breaking: a.Breaking, Private: a.Private, ExpectedService: a.ExpectedService,
+		Prune: a.Prune, RevisionHistoryLimit: a.RevisionHistoryLimit, MaxPrunedPerRun: a.MaxPrunedPerRun,
+		Health: Backoff{Attempts: a.HealthAttempts, Initial: a.HealthInitialBackoff, Max: a.HealthMaxBackoff,
+			Jitter: a.HealthJitter, RequestTimeout: a.HealthTimeout},
+		RegisterAttempts: a.RegisterAttempts,
+		// Retries of a registration wait 1 s, doubling, at most 10 s,
+		// with up to 2 s of jitter.
+		RegisterBackoff: Backoff{Attempts: a.RegisterAttempts, Initial: time.Second, Max: 10 * time.Second,
+			Jitter: 2 * time.Second, RequestTimeout: a.RegisterTimeout},
 	}
 }
 
+// Defaults are the options of a run with the command's defaults.
+func Defaults() Options { return OptionsOf(regcontract.Defaults()) }
+
 // Result is what a run registered, reported back to the stack.
-type Result struct {
-	// Endpoint is the qualified Lambda ARN or the URI registered.
-	Endpoint     string   `json:"endpoint"`
-	DeploymentID string   `json:"deploymentId,omitempty"`
-	Services     []string `json:"services,omitempty"`
-	// Version is the Lambda version registered: a number or $LATEST.
-	Version      string   `json:"version,omitempty"`
-	Pruned       []string `json:"pruned,omitempty"`
-	Deregistered []string `json:"deregistered,omitempty"`
-}
+type Result = regcontract.Report
 
 // Register registers the endpoint, idempotently: a second run with the same
 // options leaves the same single deployment.
@@ -223,9 +217,9 @@ func qualify(ctx context.Context, o Options) (arn, version string, err error) {
 			version = o.LambdaARN[strings.LastIndex(o.LambdaARN, ":")+1:]
 		}
 		return o.LambdaARN, version, nil
-	case o.Versioning == VersioningLatest:
+	case o.Versioning == regcontract.VersioningLatest:
 		return o.LambdaARN + ":$LATEST", "$LATEST", nil
-	case o.Versioning == VersioningPublished:
+	case o.Versioning == regcontract.VersioningPublished:
 		if o.Publisher == nil {
 			return "", "", fail(ClassUsage, errors.New("Published versioning needs a Lambda client"))
 		}
@@ -236,7 +230,7 @@ func qualify(ctx context.Context, o Options) (arn, version string, err error) {
 		logf(o, "published version %s of %s", v, o.LambdaARN)
 		return o.LambdaARN + ":" + v, v, nil
 	}
-	return "", "", fail(ClassUsage, fmt.Errorf("unknown versioning %q: want %s or %s", o.Versioning, VersioningLatest, VersioningPublished))
+	return "", "", fail(ClassUsage, fmt.Errorf("unknown versioning %q: want %s or %s", o.Versioning, regcontract.VersioningLatest, regcontract.VersioningPublished))
 }
 
 func waitHealthy(ctx context.Context, c *restateadmin.Client, o Options) error {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
@@ -57,7 +59,8 @@ func TestReport(t *testing.T) {
 	if method != http.MethodPatch || path != "/api/v1/namespaces/team-a/configmaps/reg-trips-1a2b" || contentType != "application/merge-patch+json" {
 		t.Errorf("%s %s (%s)", method, path, contentType)
 	}
-	want := map[string]string{ReportEndpoint: res.Endpoint, ReportDeploymentID: "dp_1", ReportServices: "Cars,Trips", ReportVersion: "3", ReportDeregistered: ""}
+	want := map[string]string{regcontract.ReportEndpoint: res.Endpoint, regcontract.ReportDeploymentID: "dp_1", regcontract.ReportServices: "Cars,Trips",
+		regcontract.ReportVersion: "3", regcontract.ReportDeregistered: ""}
 	for k, v := range want {
 		if body["data"][k] != v {
 			t.Errorf("data[%s] = %q, want %q", k, body["data"][k], v)

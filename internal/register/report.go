@@ -13,27 +13,11 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// Keys of the report ConfigMap, which the stack observes back.
-const (
-	ReportEndpoint     = "endpoint"
-	ReportDeploymentID = "deploymentId"
-	ReportServices     = "services"
-	ReportVersion      = "version"
-	ReportDeregistered = "deregistered"
-)
-
 // Report writes a result into the data of an existing ConfigMap with a
 // merge patch. The Job's service account may patch exactly that
 // ConfigMap and nothing else; the stack creates it empty.
 func Report(ctx context.Context, cfg *rest.Config, namespace, name string, r *Result) error {
-	data := map[string]string{
-		ReportEndpoint:     r.Endpoint,
-		ReportDeploymentID: r.DeploymentID,
-		ReportServices:     strings.Join(r.Services, ","),
-		ReportVersion:      r.Version,
-		ReportDeregistered: strings.Join(r.Deregistered, ","),
-	}
-	body, err := json.Marshal(map[string]any{"data": data})
+	body, err := json.Marshal(map[string]any{"data": r.Data()})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
 )
 
@@ -399,11 +400,11 @@ func goldenKeys(t *testing.T, file string) []string {
 // resources in the API server.
 func composedKeys(t *testing.T, b *box, claim string) []string {
 	t.Helper()
-	var kinds []string
-	for _, gvr := range composedKinds {
-		kinds = append(kinds, gvr.Resource+"."+gvr.Group)
+	var resources []string
+	for _, k := range kinds.All {
+		resources = append(resources, k.Resource+"."+k.Group)
 	}
-	out := b.must("get", strings.Join(kinds, ","), "-l", "crossplane.io/claim-name="+claim, "-o",
+	out := b.must("get", strings.Join(resources, ","), "-l", "crossplane.io/claim-name="+claim, "-o",
 		`jsonpath={range .items[*]}{.metadata.annotations.crossplane\.io/composition-resource-name}{"\n"}{end}`)
 	var keys []string
 	for _, k := range strings.Fields(out) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,28 +19,10 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
-
-// composedKinds are the kinds the stack composes.
-var composedKinds = []schema.GroupVersionResource{
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "vpcs"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "subnets"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "internetgateways"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "routetables"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "addresses"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "natgateways"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1beta1", Resource: "securitygroups"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1alpha1", Resource: "securitygrouprules"},
-	{Group: "ec2.aws.crossplane.io", Version: "v1alpha1", Resource: "instances"},
-	{Group: "iam.aws.crossplane.io", Version: "v1beta1", Resource: "roles"},
-	{Group: "iam.aws.crossplane.io", Version: "v1beta1", Resource: "rolepolicies"},
-	{Group: "iam.aws.crossplane.io", Version: "v1beta1", Resource: "rolepolicyattachments"},
-	{Group: "iam.aws.crossplane.io", Version: "v1alpha1", Resource: "instanceprofiles"},
-	{Group: "cloudwatchlogs.aws.crossplane.io", Version: "v1alpha1", Resource: "loggroups"},
-	{Group: "lambda.aws.crossplane.io", Version: "v1beta1", Resource: "functions"},
-	{Group: "kubernetes.crossplane.io", Version: "v1alpha2", Resource: "objects"},
-}
 
 // providers is a stand-in for provider-aws and provider-kubernetes, which
 // cannot run here (no AWS, no kubelet). Every composed resource it has not
@@ -96,7 +77,8 @@ func (p *providers) step() {
 		u   *unstructured.Unstructured
 	}
 	var pending []item
-	for _, gvr := range composedKinds {
+	for _, k := range kinds.All {
+		gvr := k.GVR()
 		list, err := p.dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			continue // the CRD may not be installed yet
@@ -173,21 +155,20 @@ func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
 	if len(args) == 0 {
 		return nil, false, fmt.Errorf("a Job without a register command")
 	}
-	if !strings.Contains(strings.Join(args, " "), "--admin-url="+p.restate) {
-		if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--lambda-arn=") }) {
-			p.lambdaRequest(args)
+	a, err := regcontract.Parse(args)
+	if err != nil {
+		return nil, true, err
+	}
+	if a.AdminURL != p.restate {
+		if a.LambdaARN != "" {
+			p.lambdaRequest(a)
 		}
 		return nil, false, nil // not the local server: simulated by providersim
 	}
-	var run []string
-	for _, a := range args {
-		// No cluster to report to from here, and no mounted token.
-		if strings.HasPrefix(a, "--report-configmap=") || strings.HasPrefix(a, "--token-file=") {
-			continue
-		}
-		run = append(run, a)
-	}
-	run = append(run, "--health-initial-backoff=100ms", "--health-jitter=0s")
+	// No cluster to report to from here, and no mounted token; quick
+	// health checks.
+	a.ReportConfigMap, a.TokenFile, a.HealthInitialBackoff = "", "", 100*time.Millisecond
+	run := append(a.CommandLine(), "--health-jitter=0s")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.function, run...)
@@ -202,17 +183,15 @@ func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
 		}
 		return nil, true, fmt.Errorf("%s", msg)
 	}
-	var res struct {
-		Endpoint, DeploymentID, Version string
-		Services, Deregistered          []string
-	}
+	var res regcontract.Report
 	if err := json.Unmarshal(out, &res); err != nil {
 		return nil, true, err
 	}
-	return map[string]any{
-		"endpoint": res.Endpoint, "deploymentId": res.DeploymentID, "version": res.Version,
-		"services": strings.Join(res.Services, ","), "deregistered": strings.Join(res.Deregistered, ","),
-	}, true, nil
+	data := map[string]any{}
+	for k, v := range res.Data() {
+		data[k] = v
+	}
+	return data, true, nil
 }
 
 // lambdaRequest sends a Lambda registration Job's request to the local
@@ -220,19 +199,10 @@ func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
 // no AWS here, Restate's discovery of the function fails; what matters is
 // that the request carried the qualified ARN and the invoker role, which
 // Restate's error names. The Job itself is then simulated.
-func (p *providers) lambdaRequest(args []string) {
-	run := []string{}
-	for _, a := range args {
-		switch {
-		case strings.HasPrefix(a, "--admin-url="):
-			run = append(run, "--admin-url="+p.restate)
-		case strings.HasPrefix(a, "--report-configmap="), strings.HasPrefix(a, "--token-file="), strings.HasPrefix(a, "--expected-service="),
-			strings.HasPrefix(a, "--insecure"), a == "--prune":
-		default:
-			run = append(run, a)
-		}
-	}
-	run = append(run, "--register-attempts=1", "--health-initial-backoff=100ms", "--health-jitter=0s")
+func (p *providers) lambdaRequest(a regcontract.Args) {
+	a.AdminURL, a.ReportConfigMap, a.TokenFile, a.ExpectedService, a.Insecure, a.Prune = p.restate, "", "", "", false, false
+	a.RegisterAttempts, a.HealthInitialBackoff = 1, 100*time.Millisecond
+	run := append(a.CommandLine(), "--health-jitter=0s")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, p.function, run...).CombinedOutput()

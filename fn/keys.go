@@ -1,0 +1,90 @@
+package fn
+
+import "strings"
+
+// Composition resource names ("keys"): how Crossplane tells a stack's
+// composed resources apart from one call to the next. They are the only
+// schema observed state has, so every key and every parser of keys is here.
+const (
+	// The network.
+	keyVPC               = "vpc"
+	keyInternetGateway   = "internet-gateway"
+	keyPublicSubnet      = "subnet-public"
+	keyPublicRouteTable  = "route-table-public"
+	keyNATAddress        = "nat-address"
+	keyNATGateway        = "nat-gateway"
+	keyPrivateSubnet     = "subnet-private"
+	keyPrivateRouteTable = "route-table-private"
+	keyIngressGroup      = "security-group-ingress"
+	keyAdminGroup        = "security-group-admin"
+	keyIngressRule       = "security-group-rule-ingress"
+	keyAdminRule         = "security-group-rule-admin"
+	keyAdminAccessPrefix = "security-group-rule-admin-from-"
+
+	// The host's identity, and the role Restate invokes Lambda with.
+	keyInstanceRole       = "instance-role"
+	keyInstanceRoleSSM    = "instance-role-ssm"
+	keyInstanceRoleXRay   = "instance-role-xray"
+	keyInstanceRolePolicy = "instance-role-policy"
+	keyInstanceProfile    = "instance-profile"
+	keyInvokerRole        = "invoker-role"
+
+	// The host. The instance's key carries a hash of its launch settings
+	// (see buildHost).
+	keyLogGroup       = "log-group"
+	keyInstancePrefix = "server-"
+
+	// A Lambda service's family: the function is fn-<service>, its other
+	// resources fn-<service>.<suffix>. Service names have no dots, so no
+	// two services' keys collide, and no other key starts with fn-.
+	keyServicePrefix    = "fn-"
+	suffixRole          = "role"
+	suffixRolePolicy    = "role-policy"
+	suffixLogGroup      = "log-group"
+	serviceKeySeparator = "."
+
+	// The grants on the invoker role and on the platform's publisher.
+	keyInvokeGrant  = "invoke-grant"
+	keyPublishGrant = "publish-grant"
+
+	// Registration. A service's Job is reg-<service>-<hash of what it
+	// registers>, its report ConfigMap the same with .report; a new hash
+	// composes a new Job and drops the old. dereg- likewise.
+	keyRegisterPrefix   = "reg-"
+	keyDeregisterPrefix = "dereg-"
+	suffixReport        = "report"
+	keyRegisterSA       = "register-sa"
+	keyRegisterRole     = "register-role"
+	keyRegisterBinding  = "register-rolebinding"
+)
+
+// serviceKey is the key of a Lambda service's function (suffix "") or of
+// another resource of its family.
+func serviceKey(svc, suffix string) string {
+	if suffix == "" {
+		return keyServicePrefix + svc
+	}
+	return keyServicePrefix + svc + serviceKeySeparator + suffix
+}
+
+// serviceOfKey returns the service a Lambda family key belongs to, or "".
+func serviceOfKey(key string) string {
+	rest, ok := strings.CutPrefix(key, keyServicePrefix)
+	if !ok {
+		return ""
+	}
+	svc, _, _ := strings.Cut(rest, serviceKeySeparator)
+	return svc
+}
+
+// reportKey is the key of a registration Job's report ConfigMap.
+func reportKey(jobKey string) string { return jobKey + "." + suffixReport }
+
+// jobKind says whether a key is a registration Job's (register or
+// deregister), and which; report ConfigMaps' keys are neither.
+func jobKind(key string) (register, deregister bool) {
+	if strings.HasSuffix(key, "."+suffixReport) {
+		return false, false
+	}
+	return strings.HasPrefix(key, keyRegisterPrefix), strings.HasPrefix(key, keyDeregisterPrefix)
+}

@@ -1,0 +1,94 @@
+// Package kinds is the one table of the kinds a RestateStack composes: their
+// Go types, API resources and tag shapes. The function registers and stamps
+// them from it, the render stand-in observes them, and the end-to-end test
+// watches them; a new kind is one line here.
+package kinds
+
+import (
+	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
+	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
+	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
+	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
+	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
+	k8sobject "github.com/crossplane-contrib/provider-kubernetes/apis/cluster/object/v1alpha2"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// TagShape is how a kind takes tags.
+type TagShape int
+
+// Tag shapes of provider-aws kinds.
+const (
+	// NoTags: the kind has no tags.
+	NoTags TagShape = iota
+	// TagList: a list of {key, value}; EC2 kinds also get a Name tag.
+	TagList
+	// TagMap: a map of key to value.
+	TagMap
+)
+
+// Kind is one kind the stack composes.
+type Kind struct {
+	schema.GroupVersionKind
+	// Resource is its API resource (the plural).
+	Resource string
+	Tags     TagShape
+	// AWS: a provider-aws managed resource, which gets the stack's region
+	// (but IAM's), provider config, deletion policy and tags.
+	AWS bool
+	// New returns an empty typed object of the kind.
+	New func() runtime.Object
+}
+
+// GVR is the kind's API resource.
+func (k Kind) GVR() schema.GroupVersionResource {
+	return k.GroupVersion().WithResource(k.Resource)
+}
+
+// All kinds the stack composes.
+var All = []Kind{
+	awsKind(ec2.SchemeGroupVersion, "VPC", "vpcs", TagList, func() runtime.Object { return &ec2.VPC{} }),
+	awsKind(ec2.SchemeGroupVersion, "Subnet", "subnets", TagList, func() runtime.Object { return &ec2.Subnet{} }),
+	awsKind(ec2.SchemeGroupVersion, "InternetGateway", "internetgateways", TagList, func() runtime.Object { return &ec2.InternetGateway{} }),
+	awsKind(ec2.SchemeGroupVersion, "RouteTable", "routetables", TagList, func() runtime.Object { return &ec2.RouteTable{} }),
+	awsKind(ec2.SchemeGroupVersion, "Address", "addresses", TagList, func() runtime.Object { return &ec2.Address{} }),
+	awsKind(ec2.SchemeGroupVersion, "NATGateway", "natgateways", TagList, func() runtime.Object { return &ec2.NATGateway{} }),
+	awsKind(ec2.SchemeGroupVersion, "SecurityGroup", "securitygroups", TagList, func() runtime.Object { return &ec2.SecurityGroup{} }),
+	awsKind(ec2manual.SchemeGroupVersion, "SecurityGroupRule", "securitygrouprules", NoTags, func() runtime.Object { return &ec2manual.SecurityGroupRule{} }),
+	awsKind(ec2manual.SchemeGroupVersion, "Instance", "instances", TagList, func() runtime.Object { return &ec2manual.Instance{} }),
+	awsKind(iam.SchemeGroupVersion, "Role", "roles", TagList, func() runtime.Object { return &iam.Role{} }),
+	awsKind(iam.SchemeGroupVersion, "RolePolicy", "rolepolicies", NoTags, func() runtime.Object { return &iam.RolePolicy{} }),
+	awsKind(iam.SchemeGroupVersion, "RolePolicyAttachment", "rolepolicyattachments", NoTags, func() runtime.Object { return &iam.RolePolicyAttachment{} }),
+	awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} }),
+	awsKind(logs.GroupVersion, "LogGroup", "loggroups", TagMap, func() runtime.Object { return &logs.LogGroup{} }),
+	awsKind(lambda.GroupVersion, "Function", "functions", TagMap, func() runtime.Object { return &lambda.Function{} }),
+	{GroupVersionKind: k8sobject.ObjectGroupVersionKind, Resource: "objects", New: func() runtime.Object { return &k8sobject.Object{} }},
+}
+
+func awsKind(gv schema.GroupVersion, kind, resource string, tags TagShape, newObj func() runtime.Object) Kind {
+	return Kind{GroupVersionKind: gv.WithKind(kind), Resource: resource, Tags: tags, AWS: true, New: newObj}
+}
+
+var byGVK = func() map[schema.GroupVersionKind]Kind {
+	m := make(map[schema.GroupVersionKind]Kind, len(All))
+	for _, k := range All {
+		m[k.GroupVersionKind] = k
+	}
+	return m
+}()
+
+// Of returns the kind of a GroupVersionKind, if the stack composes it.
+func Of(gvk schema.GroupVersionKind) (Kind, bool) {
+	k, ok := byGVK[gvk]
+	return k, ok
+}
+
+// AddToScheme registers every kind's Go type, so that a typed object can
+// be converted to the unstructured form Crossplane takes.
+func AddToScheme(s *runtime.Scheme) {
+	for _, k := range All {
+		s.AddKnownTypeWithName(k.GroupVersionKind, k.New())
+	}
+}

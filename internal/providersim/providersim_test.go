@@ -1,0 +1,49 @@
+package providersim
+
+import (
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
+)
+
+// TestObservesEveryComposedKind: the stand-in reports, for every kind the
+// stack composes, the status fields the provider would, so that a new kind
+// cannot be observed as an empty status by mistake.
+func TestObservesEveryComposedKind(t *testing.T) {
+	for _, k := range kinds.All {
+		u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"forProvider": map[string]any{"region": "eu-central-1"}}}}
+		u.SetGroupVersionKind(k.GroupVersionKind)
+		u.SetName("demo-x7k2p-thing")
+		if err := Observe(u); err != nil {
+			t.Fatalf("%s: %v", k.Kind, err)
+		}
+		at, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider")
+		if len(at) == 0 && observes(k) {
+			t.Errorf("%s: observed with an empty status.atProvider, though the provider reports fields there", k.Kind)
+		}
+		if !ready(u) {
+			t.Errorf("%s: not Ready", k.Kind)
+		}
+	}
+}
+
+// observes says whether the provider's type for the kind has fields in
+// status.atProvider.
+func observes(k kinds.Kind) bool {
+	st := reflect.ValueOf(k.New()).Elem().FieldByName("Status")
+	at := st.FieldByName("AtProvider")
+	return at.IsValid() && at.Kind() == reflect.Struct && at.NumField() > 0
+}
+
+func ready(u *unstructured.Unstructured) bool {
+	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range cs {
+		if m, _ := c.(map[string]any); m["type"] == "Ready" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
