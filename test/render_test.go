@@ -20,7 +20,9 @@ import (
 
 	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
 	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+	"github.com/restate-crossplane/function-restate-stack/internal/schemacheck"
 	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
+	"github.com/restate-crossplane/function-restate-stack/internal/yamldocs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under test/golden")
@@ -78,8 +80,8 @@ func TestRender(t *testing.T) {
 
 	t.Run("validate", func(t *testing.T) {
 		schemas, cache := t.TempDir(), t.TempDir()
-		if err := localrender.Schemas(schemas, cache, repo.XRD, func(m, dir string) (string, error) {
-			return localrender.GoModDir(m, filepath.Join("..", dir))
+		if err := schemacheck.Schemas(schemas, cache, repo.XRD, func(m, dir string) (string, error) {
+			return schemacheck.GoModDir(m, filepath.Join("..", dir))
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -93,13 +95,13 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := localrender.Validate(ctx, tools, schemas, cache, b, filepath.Join(t.TempDir(), "config.yaml")); err != nil {
+			if _, err := schemacheck.Validate(ctx, tools.CLI, schemas, cache, b, filepath.Join(t.TempDir(), "config.yaml")); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 		}
 		for _, ex := range examples {
 			for stage, out := range map[string][]byte{"first-reconcile": ex.First, "second-reconcile": ex.Second, "settled": ex.Settled} {
-				report, err := localrender.Validate(ctx, tools, schemas, cache, out, filepath.Join(t.TempDir(), "rendered.yaml"))
+				report, err := schemacheck.Validate(ctx, tools.CLI, schemas, cache, out, filepath.Join(t.TempDir(), "rendered.yaml"))
 				if err != nil {
 					t.Errorf("%s %s: %v", ex.Name, stage, err)
 					continue
@@ -172,7 +174,7 @@ func TestRender(t *testing.T) {
 
 func mustSplit(t *testing.T, out []byte) []*unstructured.Unstructured {
 	t.Helper()
-	docs, err := localrender.SplitDocuments(out)
+	docs, err := yamldocs.Split(out)
 	if err != nil {
 		t.Fatal(err)
 	}

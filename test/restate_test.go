@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
 	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
 )
 
@@ -209,7 +210,7 @@ func startServiceAt(t *testing.T, port int, args ...string) string {
 	servicesMu.Lock()
 	services[port] = cmd
 	servicesMu.Unlock()
-	if err := testproc.WaitListening(addr, 10*time.Second); err != nil {
+	if err := loopback.WaitListening(addr, 10*time.Second); err != nil {
 		t.Fatalf("the Restate service did not start: %v\n%s", err, log.String())
 	}
 	return "http://" + addr

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/benchdata"
+	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
 )
 
 func main() {
@@ -49,7 +49,14 @@ func main() {
 }
 
 func run(binary string, duration time.Duration, clients, services, soak, soakServices int) error {
-	grpcAddr, pprofAddr := freeAddr(), freeAddr()
+	grpcAddr, err := loopback.FreeAddr()
+	if err != nil {
+		return err
+	}
+	pprofAddr, err := loopback.FreeAddr()
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(binary, "serve", "--insecure", "--address", grpcAddr, "--pprof-address", pprofAddr)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
@@ -68,8 +75,10 @@ func run(binary string, duration time.Duration, clients, services, soak, soakSer
 	}
 	defer conn.Close()
 	client := fnv1.NewFunctionRunnerServiceClient(conn)
-	if err := waitServing(client, pprofAddr); err != nil {
-		return err
+	for _, addr := range []string{grpcAddr, pprofAddr} {
+		if err := loopback.WaitListening(addr, 10*time.Second); err != nil {
+			return fmt.Errorf("the function did not start: %w", err)
+		}
 	}
 
 	req, err := steadyRequest(services)
@@ -154,17 +163,6 @@ func callFor(client fnv1.FunctionRunnerServiceClient, req *fnv1.RunFunctionReque
 	return lat, len(lat), time.Since(start)
 }
 
-func waitServing(client fnv1.FunctionRunnerServiceClient, pprofAddr string) error {
-	for range 100 {
-		if rsp, err := http.Get("http://" + pprofAddr + "/debug/pprof/"); err == nil {
-			rsp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("the function did not start")
-}
-
 var (
 	heapRE      = regexp.MustCompile(`# HeapAlloc = (\d+)`)
 	goroutineRE = regexp.MustCompile(`goroutine profile: total (\d+)`)
@@ -218,12 +216,3 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 }
 
 func mib(b int) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}

@@ -4,15 +4,12 @@
 package localrender
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,10 +18,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
 	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+	"github.com/restate-crossplane/function-restate-stack/internal/yamldocs"
 )
 
 // Tools are the binaries a render needs.
@@ -53,28 +51,21 @@ type Function struct {
 // StartFunction starts the function (insecure gRPC, as crossplane render
 // expects) on a free loopback port and waits until it accepts connections.
 func StartFunction(ctx context.Context, binary string, log io.Writer) (*Function, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
 	cmd := exec.CommandContext(ctx, binary, "--insecure", "--address", addr)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start the function %s: %w", binary, err)
 	}
 	f := &Function{Address: addr, cmd: cmd}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			_ = c.Close()
-			return f, nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := loopback.WaitListening(addr, 20*time.Second); err != nil {
+		f.Stop()
+		return nil, fmt.Errorf("the function did not start: %w", err)
 	}
-	f.Stop()
-	return nil, fmt.Errorf("the function did not listen on %s within 20s", addr)
+	return f, nil
 }
 
 // Stop ends the function.
@@ -135,7 +126,7 @@ func Render(ctx context.Context, t Tools, r Repo, fnAddress, xrFile, observedDir
 // same bytes: the composite first, then the composed resources by kind and
 // name, then the results by message (render emits some in map order).
 func normalize(out []byte) ([]byte, error) {
-	docs, err := SplitDocuments(out)
+	docs, err := yamldocs.Split(out)
 	if err != nil {
 		return nil, err
 	}
@@ -158,43 +149,7 @@ func normalize(out []byte) ([]byte, error) {
 		}
 		return key(docs[i]) < key(docs[j])
 	})
-	return JoinDocuments(docs)
-}
-
-// JoinDocuments writes objects as a multi-document YAML stream.
-func JoinDocuments(docs []*unstructured.Unstructured) ([]byte, error) {
-	var b bytes.Buffer
-	for _, d := range docs {
-		y, err := yaml.Marshal(d.Object)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("---\n")
-		b.Write(y)
-	}
-	return b.Bytes(), nil
-}
-
-// SplitDocuments parses a multi-document YAML stream.
-func SplitDocuments(b []byte) ([]*unstructured.Unstructured, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
-	var out []*unstructured.Unstructured
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, err
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
+	return yamldocs.Join(docs)
 }
 
 // Composed returns the composed resources of a render's output: everything
@@ -300,7 +255,7 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 	var second []byte
 	var previous []*unstructured.Unstructured
 	for round := 0; ; round++ {
-		docs, err := SplitDocuments(settled)
+		docs, err := yamldocs.Split(settled)
 		if err != nil {
 			return nil, err
 		}
@@ -348,7 +303,7 @@ func sameNames(a, b []*unstructured.Unstructured) bool {
 // Summarize prints what an example composes once settled: each resource's
 // kind, name and readiness, and the stack's status.
 func Summarize(w io.Writer, ex Example) error {
-	docs, err := SplitDocuments(ex.Settled)
+	docs, err := yamldocs.Split(ex.Settled)
 	if err != nil {
 		return err
 	}
@@ -380,102 +335,4 @@ func Summarize(w io.Writer, ex Example) error {
 		}
 	}
 	return nil
-}
-
-// Schemas prepares what offline validation needs: provider-aws's CRDs and
-// the XRD in schemaDir, and Crossplane's own CRDs in cacheDir, where
-// crossplane resource validate looks for them before it would download
-// them. modDir finds a module's directory in the module cache.
-func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (string, error)) error {
-	aws, err := modDir("github.com/crossplane-contrib/provider-aws", ".")
-	if err != nil {
-		return err
-	}
-	kubernetes, err := modDir("github.com/crossplane-contrib/provider-kubernetes", ".")
-	if err != nil {
-		return err
-	}
-	core, err := modDir("github.com/crossplane/crossplane/v2", "hack/tools/core")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(schemaDir, 0o755); err != nil {
-		return err
-	}
-	var crds []string
-	for _, provider := range []string{aws, kubernetes} {
-		found, err := filepath.Glob(filepath.Join(provider, "package", "crds", "*.yaml"))
-		if err != nil || len(found) == 0 {
-			return fmt.Errorf("no CRDs in %s: %v", provider, err)
-		}
-		crds = append(crds, found...)
-	}
-	for _, f := range append(crds, xrd) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(schemaDir, filepath.Base(f)), b, 0o644); err != nil {
-			return err
-		}
-	}
-	coreCRDs, err := filepath.Glob(filepath.Join(core, "cluster", "crds", "*.yaml"))
-	if err != nil {
-		return err
-	}
-	var pkg bytes.Buffer
-	for _, f := range coreCRDs {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		pkg.WriteString("---\n")
-		pkg.Write(b)
-	}
-	dir := filepath.Join(cacheDir, "xpkg.crossplane.io", "crossplane", "crossplane@stable")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "package.yaml"), pkg.Bytes(), 0o644)
-}
-
-// GoModDir asks the go command where a module of the build list of the
-// module in dir lives.
-func GoModDir(module, dir string) (string, error) {
-	out, err := exec.Command("go", "list", "-C", dir, "-m", "-f", "{{.Dir}}", module).Output()
-	if err != nil {
-		return "", fmt.Errorf("cannot find module %s from %s: %w", module, dir, err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// Validate checks a render's output offline with crossplane resource
-// validate against the schemas Schemas prepared, failing on any unknown
-// field, wrong type or missing schema. Function results are render's own
-// records, not resources, and are left out.
-func Validate(ctx context.Context, t Tools, schemaDir, cacheDir string, rendered []byte, work string) (string, error) {
-	docs, err := SplitDocuments(rendered)
-	if err != nil {
-		return "", err
-	}
-	resources := docs[:0]
-	for _, d := range docs {
-		if !strings.HasPrefix(d.GetAPIVersion(), "render.crossplane.io/") {
-			resources = append(resources, d)
-		}
-	}
-	b, err := JoinDocuments(resources)
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(work, b, 0o644); err != nil {
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, t.CLI, "resource", "validate", schemaDir, work,
-		"--cache-dir", cacheDir, "--error-on-missing-schemas", "--skip-success-results")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("crossplane resource validate %s: %w\n%s", work, err, out)
-	}
-	return string(out), nil
 }

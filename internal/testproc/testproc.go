@@ -4,15 +4,17 @@
 package testproc
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
 )
 
 // handedOut are the ports FreePort gave: the kernel may offer a port again
@@ -30,12 +32,12 @@ func FreePort(t testing.TB) int {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		_, p, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(p)
 		if !handedOut[port] {
 			handedOut[port] = true
 			return port
@@ -70,21 +72,5 @@ func Stop(cmd *exec.Cmd) {
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-	}
-}
-
-// WaitListening waits until something accepts TCP connections at addr.
-func WaitListening(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens at %s after %s: %w", addr, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
-	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
+	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
 )
 
 const repo = "../.."
@@ -312,7 +312,7 @@ func startServiceAt(t *testing.T, b *box, uri string, args ...string) {
 	t.Helper()
 	addr := strings.TrimPrefix(uri, "http://")
 	services[uri] = b.start("restateservice-"+strings.ReplaceAll(addr, ":", "-")+fmt.Sprint(time.Now().UnixNano()), nil, bin(t, "RESTATE_SERVICE"), append([]string{"-listen", addr}, args...)...)
-	if err := testproc.WaitListening(addr, 10*time.Second); err != nil {
+	if err := loopback.WaitListening(addr, 10*time.Second); err != nil {
 		t.Fatalf("the Restate service did not start: %v", err)
 	}
 }
