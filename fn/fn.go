@@ -26,12 +26,13 @@ import (
 	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
-// Response TTLs. Crossplane reuses a response for an identical request
-// until its TTL ends and, with realtime compositions, reconciles the
-// composite again after it. Any change to what is observed changes the
-// request, so a settled stack can be cached long; while anything is still
-// being created or registered, a short TTL brings URLs, versions and
-// registration results into the claim's status promptly.
+// Response TTLs. With realtime compositions Crossplane (v2.4) reconciles
+// the composite again after the shortest TTL of the pipeline: while
+// anything is still being created or registered, a short TTL brings URLs,
+// versions and registration results into the claim's status promptly. A
+// settled stack changes only on watch events. Crossplane reuses a response
+// until its TTL ends only with its alpha response cache
+// (--enable-function-response-cache), off by default.
 const (
 	pendingTTL = 30 * time.Second
 	settledTTL = 5 * time.Minute

@@ -289,6 +289,22 @@ func prune(ctx context.Context, c *restateadmin.Client, res *Result, o Options) 
 	if err != nil {
 		return nil, err
 	}
+	var pruned []string
+	for _, id := range toPrune(rows, res, o.RevisionHistoryLimit, o.MaxPrunedPerRun) {
+		if err := c.DeleteDeployment(ctx, id); err != nil {
+			return pruned, err
+		}
+		pruned = append(pruned, id)
+		logf(o, "pruned drained deployment %s", id)
+	}
+	return pruned, nil
+}
+
+// toPrune chooses, among drained deployments (rows of id, created_at and
+// services), those that offered a service just registered, but for the
+// one just registered: all but the newest keep, oldest first, at most
+// perRun (at least one).
+func toPrune(rows []map[string]any, res *Result, keep, perRun int) []string {
 	type drained struct{ id, created string }
 	var candidates []drained
 	for _, r := range rows {
@@ -301,20 +317,16 @@ func prune(ctx context.Context, c *restateadmin.Client, res *Result, o Options) 
 		candidates = append(candidates, drained{id, created})
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].created > candidates[j].created }) // newest first
-	if o.RevisionHistoryLimit >= len(candidates) {
-		return nil, nil
+	if keep >= len(candidates) {
+		return nil
 	}
-	candidates = candidates[max(o.RevisionHistoryLimit, 0):]
+	candidates = candidates[max(keep, 0):]
 	slices.Reverse(candidates) // oldest first
-	var pruned []string
-	for _, d := range candidates[:min(len(candidates), max(o.MaxPrunedPerRun, 1))] {
-		if err := c.DeleteDeployment(ctx, d.id); err != nil {
-			return pruned, err
-		}
-		pruned = append(pruned, d.id)
-		logf(o, "pruned drained deployment %s", d.id)
+	ids := make([]string, 0, len(candidates))
+	for _, d := range candidates[:min(len(candidates), max(perRun, 1))] {
+		ids = append(ids, d.id)
 	}
-	return pruned, nil
+	return ids
 }
 
 func serviceNames(r *restateadmin.RegisterResponse) []string {
