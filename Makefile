@@ -109,7 +109,6 @@ e2e: $(ETCD) $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(KUBECTL) $(CROSSPLAN
 	ETCD=$(ETCD) KUBE_APISERVER=$(KUBE_APISERVER) KUBE_CONTROLLER_MANAGER=$(KUBE_CONTROLLER_MANAGER) KUBECTL=$(KUBECTL) \
 	CROSSPLANE_CORE=$(CROSSPLANE_CORE) CROSSPLANE_CRDS=$$($(GO) list -C hack/tools/core -m -f '{{.Dir}}' github.com/crossplane/crossplane/v2)/cluster/crds \
 	PROVIDER_AWS_CRDS=$$($(GO) list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-aws)/package/crds \
-	PROVIDER_KUBERNETES_CRDS=$$($(GO) list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-kubernetes)/package/crds \
 	FUNCTION=$(FUNCTION) RESTATE_SERVER=$(RESTATE_SERVER) RESTATE_SERVICE=$(RESTATE_SERVICE) \
 	$(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/
 

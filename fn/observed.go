@@ -5,6 +5,9 @@ import (
 
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"google.golang.org/protobuf/types/known/structpb"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 )
 
 // observed is what Crossplane observed of the composed resources, read
@@ -45,8 +48,22 @@ func (o observed) str(key, path string) string {
 	return o.value(key, path).GetStringValue()
 }
 
-// ready is true when the provider reports the resource Ready.
+// ready says whether a resource is observed ready, as its kind shows it:
+// a managed resource's Ready condition, a Job's Complete, or, for objects
+// with nothing to wait for, that it exists.
 func (o observed) ready(key string) bool {
+	r, ok := o[key]
+	if !ok {
+		return false
+	}
+	gv, _ := schema.ParseGroupVersion(r.GetFields()["apiVersion"].GetStringValue())
+	kind, _ := kinds.Of(gv.WithKind(r.GetFields()["kind"].GetStringValue()))
+	switch kind.Ready {
+	case kinds.Exists:
+		return true
+	case kinds.JobComplete:
+		return conditionTrue(o.value(key, "status.conditions"), "Complete")
+	}
 	return conditionTrue(o.value(key, "status.conditions"), "Ready")
 }
 

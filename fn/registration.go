@@ -20,9 +20,7 @@ const (
 	labelStack      = "restate-crossplane.io/stack"
 	labelService    = "restate-crossplane.io/service"
 
-	// jobComplete is the Job Object's readiness: the wrapped Job succeeded.
-	jobComplete = "object.status.conditions.exists(c, c.type == 'Complete' && c.status == 'True')"
-	tokenDir    = "/var/run/secrets/restate"
+	tokenDir = "/var/run/secrets/restate"
 	// registerDeadline bounds one run; the Job's own deadline adds room
 	// for pulling the image and retries.
 	registerDeadline   = 900 * time.Second
@@ -70,7 +68,7 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 		return plan
 	}
 	var reports []string
-
+	var jobs []part
 	for _, svc := range s.Services {
 		admin := svc.Registration.AdminURL
 		if admin == "" {
@@ -88,20 +86,37 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 		rec := registrationRecord{Service: svc.Name, Endpoint: target.endpoint, Lambda: svc.Lambda != nil, RemovalPolicy: svc.Registration.RemovalPolicy,
 			AdminURL: admin, Insecure: svc.Registration.Insecure, Token: s.tokenRef()}
 		args := registerArgs(s, svc, rec, target, v.invokerRoleARN)
-		key := keyRegisterPrefix + svc.Name + "-" + hashOf(append([]string{s.Name, s.Registration.Image, s.Registration.Namespace, target.config}, args.CommandLine()...)...)
+		// The name covers all of the Job's template, which Kubernetes never
+		// changes in place: what it registers, and how it runs.
+		key := keyRegisterPrefix + svc.Name + "-" + hashOf(append([]string{s.Name, s.Registration.Image, s.Registration.Namespace, target.config, s.Registration.Resources.String()},
+			args.CommandLine()...)...)
 		name := awsName(s.Name, key)
 		args.ReportConfigMap = name
-		plan.jobs[svc.Name] = key
 		reports = append(reports, name)
-		plan.parts = append(plan.parts,
-			jobObject(s, key, name, svc.Name, args, rec, true),
-			reportObject(s, reportKey(key), name, svc.Name),
-		)
+		// The report ConfigMap first: the Job's pod writes into it.
+		plan.parts = append(plan.parts, reportConfigMap(s, reportKey(key), name, svc.Name))
+		jobs = append(jobs, registrationJob(s, key, svc.Name, args, rec, true))
 	}
-
-	plan.parts = append(plan.parts, deregistrations(s, obs, plan.kept)...)
-	if len(plan.parts) > 0 {
-		plan.parts = append(plan.parts, ownedBy(registerRBAC(s, reports), owner{concern: concernRegistration})...)
+	jobs = append(jobs, deregistrations(s, obs, plan.kept)...)
+	if len(jobs) == 0 {
+		return plan
+	}
+	rbac, rbacReady := registerRBAC(s, reports, obs)
+	plan.parts = append(plan.parts, ownedBy(rbac, owner{concern: concernRegistration})...)
+	// A Job starts its pod at once: it comes once its identity may write
+	// its report (or once it exists, never to be withdrawn for that).
+	for _, j := range jobs {
+		_, exists := obs[j.key]
+		reg, _ := jobKind(j.key)
+		switch {
+		case exists || rbacReady && (!reg || obs[reportKey(j.key)] != nil):
+			plan.parts = append(plan.parts, j)
+			if reg {
+				plan.jobs[j.owner.service] = j.key
+			}
+		case reg:
+			plan.waiting[j.owner.service] = "its Job's service account, RBAC and report ConfigMap"
+		}
 	}
 	return plan
 }
@@ -180,7 +195,7 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
 			continue
 		}
-		if isReg && obs.str(reportKey(key), "status.atProvider.manifest.data."+regcontract.ReportEndpoint) == "" {
+		if isReg && obs.str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" {
 			continue // never registered: nothing to remove
 		}
 		records[rec.Service] = rec
@@ -204,7 +219,7 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			args.TokenFile = tokenDir + "/token"
 		}
 		key := keyDeregisterPrefix + svc + "-" + hashOf(args.CommandLine()...)
-		parts = append(parts, jobObject(s, key, awsName(s.Name, key), svc, args, rec, false))
+		parts = append(parts, registrationJob(s, key, svc, args, rec, false))
 		for key, o := range obs {
 			if serviceOfKey(key) == svc {
 				kept[resource.Name(key)] = keepObserved(o, obs.ready(key))
@@ -262,7 +277,7 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 			continue
 		}
 		report := regcontract.ReportFromData(func(k string) string {
-			return obs.str(reportKey(key), "status.atProvider.manifest.data."+k)
+			return obs.str(reportKey(key), "data."+k)
 		})
 		job := awsName(s.Name, key)
 		r := &v1alpha1.RegistrationStatus{Job: job, Endpoint: report.Endpoint, Version: report.Version, DeploymentID: report.DeploymentID, Services: report.Services}
@@ -280,10 +295,9 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 	return waiting
 }
 
-// jobFailed is the reason of a failed Job observed through its Object, or
-// "".
+// jobFailed is the reason of a failed Job, or "".
 func jobFailed(obs observed, key string) string {
-	c := conditionOfType(obs.value(key, "status.atProvider.manifest.status.conditions"), "Failed")
+	c := conditionOfType(obs.value(key, "status.conditions"), "Failed")
 	if c.GetFields()["status"].GetStringValue() != "True" {
 		return ""
 	}

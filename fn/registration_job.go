@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"sort"
 
-	k8sobject "github.com/crossplane-contrib/provider-kubernetes/apis/cluster/object/v1alpha2"
-	xpv2 "github.com/crossplane/crossplane-runtime/v2/apis/common/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -17,14 +15,15 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
-// The Kubernetes objects of registration, each wrapped in a
-// provider-kubernetes Object: the Job, its report ConfigMap, and the
-// service account and RBAC the Jobs run with.
+// The Kubernetes objects of registration, composed directly in the claim's
+// namespace (Crossplane v2 composes any kind): the Job, its report
+// ConfigMap, and the service account and RBAC the Jobs run with.
 
-// jobObject wraps a registration Job in a provider-kubernetes Object that
-// is ready once the Job has completed. Its pod meets the restricted Pod
-// Security Standard and has a read-only root filesystem.
-func jobObject(s *stack, key, name, svc string, args regcontract.Args, rec registrationRecord, report bool) part {
+// registrationJob is a Job that runs register; it is ready once it has
+// completed. Its pod meets the restricted Pod Security Standard and has a
+// read-only root filesystem. It records what deregistering its service
+// needs, for when the service has left the claim.
+func registrationJob(s *stack, key, svc string, args regcontract.Args, rec registrationRecord, report bool) part {
 	labels := map[string]string{labelStack: s.Name, labelService: svc}
 	sa := awsName(s.Name, "register")
 	if s.Versioning == v1alpha1.VersioningPublished && s.Registration.Publisher != nil && rec.Lambda {
@@ -63,93 +62,81 @@ func jobObject(s *stack, key, name, svc string, args regcontract.Args, rec regis
 		container.VolumeMounts = []corev1.VolumeMount{{Name: "token", MountPath: tokenDir, ReadOnly: true}}
 	}
 	pod.Containers = []corev1.Container{container}
+	b, _ := json.Marshal(rec)
 	job := &batchv1.Job{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Registration.Namespace, Labels: labels},
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Registration.Namespace, Labels: labels,
+			Annotations: map[string]string{annRegistration: string(b)}},
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To[int32](2),
 			ActiveDeadlineSeconds: ptr.To[int64](jobDeadlineSeconds),
 			Template:              corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
-	obj := &k8sobject.Object{Spec: k8sobject.ObjectSpec{
-		Readiness: k8sobject.Readiness{Policy: k8sobject.ReadinessPolicyDeriveFromCelQuery, CelQuery: jobComplete},
-		Watch:     true,
-	}}
-	b, _ := json.Marshal(rec)
-	obj.SetAnnotations(map[string]string{annRegistration: string(b)})
-	p := objectPart(key, obj, job)
-	p.owner = owner{concern: concernRegistration, service: svc}
-	return p
+	return part{key: key, mr: job, owner: owner{concern: concernRegistration, service: svc}}
 }
 
-// reportObject is the ConfigMap a registration Job writes its result into.
-// The Object creates it empty and never updates it, so what the Job wrote
-// stays and is observed back.
-func reportObject(s *stack, key, name, svc string) part {
+// reportConfigMap is the ConfigMap a registration Job writes its result
+// into. The function never sets its data, so what the Job wrote (under
+// its own field manager) stays, and is observed back.
+func reportConfigMap(s *stack, key, name, svc string) part {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Registration.Namespace, Labels: map[string]string{labelStack: s.Name, labelService: svc}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Registration.Namespace, Labels: map[string]string{labelStack: s.Name, labelService: svc}},
 	}
-	obj := &k8sobject.Object{Spec: k8sobject.ObjectSpec{Watch: true}}
-	obj.Spec.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve, xpv2.ManagementActionCreate, xpv2.ManagementActionDelete}
-	p := objectPart(key, obj, cm)
-	p.owner = owner{concern: concernRegistration, service: svc}
-	return p
+	return part{key: key, name: name, mr: cm, owner: owner{concern: concernRegistration, service: svc}}
 }
 
 // registerRBAC is the Jobs' identity: a service account (unless the
 // platform's publisher is used) that may get and patch exactly the
-// stack's report ConfigMaps.
-func registerRBAC(s *stack, reports []string) []part {
+// stack's report ConfigMaps. The RoleBinding comes once its Role exists
+// (applied together, the binding can be refused). ready says whether all of
+// it is observed, so that Jobs may start.
+func registerRBAC(s *stack, reports []string, obs observed) (parts []part, ready bool) {
 	ns := s.Registration.Namespace
 	name := awsName(s.Name, "register")
 	labels := map[string]string{labelStack: s.Name}
-	wrap := func(key string, o runtime.Object) part { return objectPart(key, &k8sobject.Object{}, o) }
-	parts := []part{wrap(keyRegisterSA, &corev1.ServiceAccount{
+	parts = []part{{key: keyRegisterSA, name: name, mr: &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		ObjectMeta:                   metav1.ObjectMeta{Namespace: ns, Labels: labels},
 		AutomountServiceAccountToken: ptr.To(false),
-	})}
+	}}}
+	_, ready = obs[keyRegisterSA]
 	if len(reports) == 0 {
 		// No resource names would mean every ConfigMap: no Role at all.
-		return parts
+		return parts, ready
 	}
 	sort.Strings(reports)
+	parts = append(parts, part{key: keyRegisterRole, name: name, mr: &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Labels: labels},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "patch"}, ResourceNames: reports}},
+	}})
+	if _, ok := obs[keyRegisterRole]; !ok {
+		return parts, false
+	}
 	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}
 	if p := s.Registration.Publisher; p != nil && s.Versioning == v1alpha1.VersioningPublished {
 		subjects = append(subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: p.ServiceAccountName, Namespace: ns})
 	}
-	return append(parts,
-		wrap(keyRegisterRole, &rbacv1.Role{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
-			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "patch"}, ResourceNames: reports}},
-		}),
-		wrap(keyRegisterBinding, &rbacv1.RoleBinding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
-			Subjects:   subjects,
-		}),
-	)
+	parts = append(parts, part{key: keyRegisterBinding, name: name, mr: &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Labels: labels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects:   subjects,
+	}})
+	_, bound := obs[keyRegisterBinding]
+	return parts, ready && bound
 }
 
-// objectPart is a provider-kubernetes Object wrapping a Kubernetes object.
-// The manifest travels beside the typed Object, as the map the desired
-// state holds, and stamp puts it in place: marshalling it into the Object
-// only for composed.From to parse it again cost a tenth of a reconcile
-// (BENCHMARKS.md).
-func objectPart(key string, obj *k8sobject.Object, o runtime.Object) part {
-	return part{key: key, mr: obj, manifest: manifest(o)}
-}
-
-// manifest is a Kubernetes object as an Object carries it: no status, no
-// empty creation timestamp.
-func manifest(o runtime.Object) map[string]any {
+// manifest is a typed Kubernetes object as the desired state holds it: no
+// status, no empty creation timestamp. It is converted directly, without
+// the JSON round trip composed.From makes (a tenth of a reconcile once;
+// BENCHMARKS.md).
+func manifest(o runtime.Object) (map[string]any, error) {
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
-		panic(err) // typed Kubernetes objects always convert
+		return nil, err
 	}
 	delete(u, "status")
 	if md, ok := u["metadata"].(map[string]any); ok {
@@ -162,5 +149,5 @@ func manifest(o runtime.Object) map[string]any {
 			}
 		}
 	}
-	return u
+	return u, nil
 }

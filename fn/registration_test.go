@@ -1,12 +1,14 @@
 package fn
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
@@ -18,7 +20,7 @@ func inNamespace(ns string) func(*v1alpha1.XRestateStack) {
 	return func(xr *v1alpha1.XRestateStack) { xr.SetLabels(map[string]string{labelClaimNamespace: ns}) }
 }
 
-// observe plays provider-aws and provider-kubernetes (internal/providersim,
+// observe plays provider-aws and the job controller (internal/providersim,
 // the same stand-in local renders use) for the desired resources that keep
 // returns true for: each is observed ready, and a Job complete with its
 // report written.
@@ -73,14 +75,13 @@ func keysWithPrefix(d map[string]*unstructured.Unstructured, prefix string) []st
 	return out
 }
 
-// jobOf is the Job a registration Object wraps.
+// jobOf is a composed registration Job.
 func jobOf(t *testing.T, o *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	m, ok, _ := unstructured.NestedMap(o.Object, "spec", "forProvider", "manifest")
-	if !ok || m["kind"] != "Job" {
-		t.Fatalf("%s wraps no Job", o.GetName())
+	if o == nil || o.GetKind() != "Job" || o.GetAPIVersion() != "batch/v1" {
+		t.Fatalf("%v is no Job", o)
 	}
-	return &unstructured.Unstructured{Object: m}
+	return o
 }
 
 func argsOf(t *testing.T, job *unstructured.Unstructured) []string {
@@ -121,11 +122,10 @@ func TestRegistrationStages(t *testing.T) {
 		t.Fatalf("registration resources %v, want a Job and its report", jobs)
 	}
 	jobKey := jobs[0]
-	obj := settled[jobKey]
-	job := jobOf(t, obj)
+	job := jobOf(t, settled[jobKey])
 	name := job.GetName()
-	if len(name) > 63 || name != obj.GetName() || job.GetNamespace() != "team-a" {
-		t.Errorf("Job %s/%s (Object %s): want the Object's name, at most 63 characters, in the claim's namespace", job.GetNamespace(), name, obj.GetName())
+	if len(name) > 63 || job.GetNamespace() != "team-a" || settled[reportKey(jobKey)].GetName() != name {
+		t.Errorf("Job %s/%s: want at most 63 characters, in the claim's namespace, named as its report ConfigMap", job.GetNamespace(), name)
 	}
 	args := argsOf(t, job)
 	for _, want := range []string{
@@ -143,10 +143,13 @@ func TestRegistrationStages(t *testing.T) {
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--code-sha256=") && len(a) > len("--code-sha256=") }) {
 		t.Errorf("args %v carry no code hash", args)
 	}
-	want(t, str(obj, "spec", "readiness", "policy"), "DeriveFromCelQuery")
-	wantContains(t, str(obj, "spec", "readiness", "celQuery"), "c.type == 'Complete'")
-	want(t, str(obj, "spec", "providerConfigRef", "name"), "default")
-	rsp = run(t, newRequest(t, xr, p, observe(t, settled, func(k string) bool { return k != jobKey && k != jobKey+"."+suffixReport })...))
+	if _, ok := job.Object["spec"].(map[string]any)["providerConfigRef"]; ok {
+		t.Error("a Job with a provider config: it is composed directly")
+	}
+	if _, ok := settled[reportKey(jobKey)].Object["data"]; ok {
+		t.Error("the function sets the report's data, which would overwrite what the Job writes")
+	}
+	rsp = run(t, newRequest(t, xr, p, observe(t, settled, func(k string) bool { return k != jobKey })...))
 	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "greeter: Job team-a/"+name+" running")
 
 	// 3: the Job completed and reported.
@@ -174,8 +177,9 @@ func wantMessage(t *testing.T, rsp *fnv1.RunFunctionResponse, typ string, status
 
 // TestJobPodIsRestricted: the registration pod meets the restricted Pod
 // Security Standard, with a read-only root filesystem, bounded retries
-// and deadline, and no ttlSecondsAfterFinished (provider-kubernetes would
-// recreate a Job that disappears, and so run it again).
+// and deadline, and no ttlSecondsAfterFinished (Crossplane would recreate
+// a Job that disappears from the desired state's objects, and so run it
+// again).
 func TestJobPodIsRestricted(t *testing.T) {
 	d, _ := settle(t, newXR(cloudEnv(), withServices(s3Service("greeter")), inNamespace("team-a")), newPolicy(), nil)
 	job := jobOf(t, d[keysWithPrefix(d, keyRegisterPrefix+"greeter-")[0]])
@@ -202,8 +206,7 @@ func TestJobPodIsRestricted(t *testing.T) {
 	want(t, str(&unstructured.Unstructured{Object: vols[0].(map[string]any)}, "secret", "secretName"), "restate-cloud-admin")
 
 	// RBAC: get and patch on exactly the report ConfigMaps.
-	role, _, _ := unstructured.NestedMap(d[keyRegisterRole].Object, "spec", "forProvider", "manifest")
-	b, _ := json.Marshal(role["rules"])
+	b, _ := json.Marshal(d[keyRegisterRole].Object["rules"])
 	wantContains(t, string(b), `"resourceNames":["`+job.GetName()+`"]`)
 	wantContains(t, string(b), `"verbs":["get","patch"]`)
 }
@@ -224,8 +227,15 @@ func TestNewCodeNewJob(t *testing.T) {
 		}
 	}
 	next := desiredOf(run(t, newRequest(t, xr, newPolicy(), obs...)))
-	if next[old] != nil || len(keysWithPrefix(next, keyRegisterPrefix+"greeter-")) != 2 {
-		t.Errorf("after new code: %v, want a new Job and report instead of %s", keysWithPrefix(next, keyRegisterPrefix), old)
+	if next[old] != nil || len(keysWithPrefix(next, keyRegisterPrefix+"greeter-")) != 1 {
+		t.Errorf("after new code: %v, want the new Job's report instead of %s", keysWithPrefix(next, keyRegisterPrefix), old)
+	}
+	// The new report observed, the new Job comes.
+	report := keysWithPrefix(next, keyRegisterPrefix+"greeter-")[0]
+	obs = append(obs, observe(t, next, func(k string) bool { return k == report })...)
+	next = desiredOf(run(t, newRequest(t, xr, newPolicy(), obs...)))
+	if len(keysWithPrefix(next, keyRegisterPrefix+"greeter-")) != 2 {
+		t.Errorf("after new code and its report: %v, want a new Job and report", keysWithPrefix(next, keyRegisterPrefix))
 	}
 	if !slices.Contains(argsOf(t, jobOf(t, next[keysWithPrefix(next, keyRegisterPrefix+"greeter-")[0]])), "--code-sha256=bmV3LWNvZGU=") {
 		t.Error("the new Job does not carry the new code hash")
@@ -281,19 +291,19 @@ func TestRegistrationNeedsANamespace(t *testing.T) {
 	}
 	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "orders: waiting for a namespace")
 
-	rsp = run(t, newRequest(t, xr, newPolicy(func(p *policy.StackPolicy) { p.Registration.Namespace = "restate-jobs" })))
-	jobs := keysWithPrefix(desiredOf(rsp), keyRegisterPrefix+"orders-")
-	if len(jobs) != 2 || jobOf(t, desiredOf(rsp)[jobs[0]]).GetNamespace() != "restate-jobs" {
+	d, _ := settle(t, xr, newPolicy(func(p *policy.StackPolicy) { p.Registration.Namespace = "restate-jobs" }), nil)
+	jobs := keysWithPrefix(d, keyRegisterPrefix+"orders-")
+	if len(jobs) != 2 || jobOf(t, d[jobs[0]]).GetNamespace() != "restate-jobs" {
 		t.Errorf("with the platform's namespace: %v", jobs)
 	}
 }
 
-// TestHTTPServiceRegistersAtOnce: an HTTP service needs only the admin URL;
-// a new revision is a new Job.
+// TestHTTPServiceRegistersAtOnce: an HTTP service needs only the admin URL
+// (and the Job's identity); a new revision is a new Job.
 func TestHTTPServiceRegistersAtOnce(t *testing.T) {
 	svc := httpService("orders", "http://orders.team-a.svc:9080")
 	xr := newXR(externalEnv(), withServices(svc), inNamespace("team-a"))
-	d := compose(t, xr, newPolicy())
+	d, obs := settle(t, xr, newPolicy(), nil)
 	jobs := keysWithPrefix(d, keyRegisterPrefix+"orders-")
 	if len(jobs) != 2 {
 		t.Fatalf("registration resources %v", jobs)
@@ -305,9 +315,13 @@ func TestHTTPServiceRegistersAtOnce(t *testing.T) {
 		}
 	}
 	svc.HTTP.Revision = "v2"
-	d2 := compose(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy())
+	d2 := compose(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy(), obs...)
 	if d2[jobs[0]] != nil {
 		t.Error("a new revision kept the old Job")
+	}
+	d2, _ = settle(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy(), nil)
+	if next := keysWithPrefix(d2, keyRegisterPrefix+"orders-"); len(next) != 2 || next[0] == jobs[0] {
+		t.Errorf("after a new revision: %v, want a new Job and report", next)
 	}
 }
 
@@ -366,8 +380,7 @@ func TestPublishedVersioning(t *testing.T) {
 	if !slices.Contains(args, "--versioning=Published") || slices.Contains(args, "--force") {
 		t.Errorf("args %v: want Published without force", args)
 	}
-	binding, _, _ := unstructured.NestedMap(d[keyRegisterBinding].Object, "spec", "forProvider", "manifest")
-	b, _ := json.Marshal(binding["subjects"])
+	b, _ := json.Marshal(d[keyRegisterBinding].Object["subjects"])
 	wantContains(t, string(b), `"name":"restate-publisher"`)
 }
 
@@ -375,15 +388,72 @@ func TestPublishedVersioning(t *testing.T) {
 // condition with how to read its logs.
 func TestFailedJobIsReported(t *testing.T) {
 	xr := newXR(externalEnv(), withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
-	d := compose(t, xr, newPolicy())
-	obs := observe(t, d, nil)
+	_, obs := settle(t, xr, newPolicy(), nil)
 	for _, o := range obs {
-		if m, _, _ := unstructured.NestedMap(o.Object, "status", "atProvider", "manifest"); m["kind"] == "Job" {
+		if o.GetKind() == "Job" {
 			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}},
-				"status", "atProvider", "manifest", "status", "conditions")
-			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"type": "Ready", "status": "False", "reason": "Unavailable"}}, "status", "conditions")
+				"status", "conditions")
 		}
 	}
 	rsp := run(t, newRequest(t, xr, newPolicy(), obs...))
 	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "failed (BackoffLimitExceeded); see kubectl logs -n team-a job/")
+}
+
+// TestRegistrationOrder: round by round, as Crossplane calls the function,
+// the RoleBinding comes only once its Role exists, and a Job only once its
+// service account, binding and report ConfigMap do (its pod starts at
+// once and must be able to report).
+func TestRegistrationOrder(t *testing.T) {
+	xr := newXR(cloudEnv(), withServices(s3Service("greeter"), httpService("orders", "http://orders:9080")), inNamespace("team-a"))
+	var obs []*unstructured.Unstructured
+	seen := func(key string) bool {
+		return slices.ContainsFunc(obs, func(o *unstructured.Unstructured) bool {
+			return o.GetAnnotations()["crossplane.io/composition-resource-name"] == key
+		})
+	}
+	jobs := 0
+	for round := range 8 {
+		d := compose(t, xr, newPolicy(), obs...)
+		if d[keyRegisterBinding] != nil && !seen(keyRegisterRole) {
+			t.Errorf("round %d: the RoleBinding before its Role exists", round)
+		}
+		for k := range d {
+			if reg, _ := jobKind(k); reg {
+				jobs++
+				if !seen(k) && !(seen(keyRegisterSA) && seen(keyRegisterBinding) && seen(reportKey(k))) {
+					t.Errorf("round %d: Job %s before its service account, binding and report exist", round, k)
+				}
+			}
+		}
+		obs = observe(t, d, nil)
+	}
+	if jobs == 0 {
+		t.Error("no Job was ever composed")
+	}
+}
+
+// TestOutputIsDeterministic: the same request gives the same bytes, status
+// included (Crossplane's circuit breaker trips on a composite whose
+// desired state keeps changing).
+func TestOutputIsDeterministic(t *testing.T) {
+	destroy := s3Service("payments")
+	destroy.Registration.RemovalPolicy = v1alpha1.RemovalDestroy
+	for name, xr := range map[string]*v1alpha1.XRestateStack{
+		"self-hosted": newXR(withServices(s3Service("greeter"), httpService("orders", "http://orders:9080")), inNamespace("team-a")),
+		"cloud":       newXR(cloudEnv(), withServices(s3Service("greeter"), destroy, httpService("orders", "http://orders:9080")), inNamespace("team-a")),
+	} {
+		_, obs := settle(t, xr, newPolicy(), nil)
+		var first []byte
+		for i := range 5 {
+			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(run(t, newRequest(t, xr, newPolicy(), obs...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = b
+			} else if !bytes.Equal(b, first) {
+				t.Errorf("%s: call %d answered differently from the first", name, i)
+			}
+		}
+	}
 }

@@ -57,9 +57,6 @@ type stack struct {
 
 	// Registration is how registration Jobs run.
 	Registration registrationPolicy
-	// KubernetesProviderConfig names the provider-kubernetes
-	// ProviderConfig of the Jobs' Objects.
-	KubernetesProviderConfig string
 }
 
 var (

@@ -19,8 +19,6 @@ import (
 // labelClaimNamespace is the label Crossplane puts on a claim's composite.
 const labelClaimNamespace = "crossplane.io/claim-namespace"
 
-const defaultKubernetesProviderConfig = "default"
-
 var securityGroupIDRE = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
 
 // registrationPolicy is the platform's registration settings, resolved.
@@ -55,10 +53,6 @@ func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.S
 	}
 	if in.Resources != nil {
 		r.Resources = *in.Resources.DeepCopy()
-	}
-	s.KubernetesProviderConfig = in.KubernetesProviderConfigName
-	if s.KubernetesProviderConfig == "" {
-		s.KubernetesProviderConfig = defaultKubernetesProviderConfig
 	}
 	if p := r.Publisher; p != nil {
 		for _, msg := range validation.IsDNS1123Subdomain(p.ServiceAccountName) {

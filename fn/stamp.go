@@ -5,10 +5,10 @@ import (
 
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
-	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
@@ -20,9 +20,9 @@ func init() {
 	kinds.AddToScheme(composed.Scheme)
 }
 
-// managed is a typed managed resource of provider-aws or
-// provider-kubernetes. Their Go types come from two major versions of
-// crossplane-runtime, so what they share is set on the unstructured form.
+// managed is a typed object the stack composes: a provider-aws managed
+// resource, or a Kubernetes object of registration. What they share is set
+// on the unstructured form.
 type managed interface {
 	runtime.Object
 	metav1.Object
@@ -36,8 +36,6 @@ type part struct {
 	mr  managed
 	// name of the object, if it must differ from <stack>-<key>.
 	name string
-	// manifest of a provider-kubernetes Object (see objectPart).
-	manifest map[string]any
 	// owner says what the part is for (see ownedBy).
 	owner owner
 }
@@ -54,13 +52,21 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 			name = awsName(s.Name, p.key)
 		}
 		mr.SetName(name)
-		cd, err := composed.From(mr)
+		cd, err := toComposed(mr)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", p.key, err)
 		}
-		// Desired resources carry no status; the provider's schema also
-		// refuses the null conditions a typed object converts to.
-		delete(cd.Object, "status")
+		gvk := cd.GroupVersionKind()
+		kind, ok := kinds.Of(gvk)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s is a %s, which is not in the table of composed kinds", p.key, gvk)
+		case !kind.AWS:
+			// Registration's Kubernetes objects are composed as built;
+			// Crossplane deletes them with the stack.
+			out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
+			continue
+		}
 
 		// What every resource shares is set on the maps directly: the
 		// SDK's path setters round-trip each value through JSON, which
@@ -69,21 +75,6 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		forProvider, _ := spec["forProvider"].(map[string]any)
 		if forProvider == nil {
 			return nil, fmt.Errorf("%s has no spec.forProvider", p.key)
-		}
-		gvk := cd.GroupVersionKind()
-		kind, ok := kinds.Of(gvk)
-		if !ok {
-			return nil, fmt.Errorf("%s is a %s, which is not in the table of composed kinds", p.key, gvk)
-		}
-		if !kind.AWS {
-			forProvider["manifest"] = p.manifest
-			// Registration's Objects: the platform's provider-kubernetes
-			// config, and always deleted with the stack (a Job outliving
-			// its stack serves no one).
-			spec["providerConfigRef"] = map[string]any{"name": s.KubernetesProviderConfig}
-			spec["deletionPolicy"] = string(xpv1.DeletionDelete)
-			out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
-			continue
 		}
 		// A builder may orphan a resource (the retained log group); the
 		// stack's Orphan orphans everything.
@@ -100,6 +91,27 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
 	}
 	return out, nil
+}
+
+// toComposed converts a typed object to the desired state's form, without
+// status (the provider's schema also refuses the null conditions a typed
+// managed resource converts to). A Kubernetes object, which names its own
+// kind, converts directly; a managed resource through composed.From, which
+// finds its kind in the scheme.
+func toComposed(o managed) (*composed.Unstructured, error) {
+	if o.GetObjectKind().GroupVersionKind().Kind != "" {
+		m, err := manifest(o)
+		if err != nil {
+			return nil, err
+		}
+		return &composed.Unstructured{Unstructured: unstructured.Unstructured{Object: m}}, nil
+	}
+	cd, err := composed.From(o)
+	if err != nil {
+		return nil, err
+	}
+	delete(cd.Object, "status")
+	return cd, nil
 }
 
 // tagsOf is a resource's tags in the shape its kind takes: none, a map, or

@@ -114,12 +114,6 @@ type RegistrationPolicy struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 
-	// KubernetesProviderConfigName is the provider-kubernetes
-	// ProviderConfig of the Objects that wrap the Jobs. Defaults to
-	// "default".
-	// +optional
-	KubernetesProviderConfigName string `json:"kubernetesProviderConfigName,omitempty"`
-
 	// Publisher is the AWS identity of Jobs that publish Lambda versions
 	// (Published versioning). Without it, claims cannot use Published.
 	// +optional

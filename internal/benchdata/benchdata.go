@@ -2,7 +2,7 @@
 // with a number of Lambda services on a self-hosted environment, as
 // Crossplane sends it on the first reconcile (nothing observed) and in the
 // steady state (every composed resource observed ready, with the status
-// provider-aws and provider-kubernetes report, played by providersim).
+// provider-aws and the job controller report, played by providersim).
 package benchdata
 
 import (

@@ -11,7 +11,9 @@ import (
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
-	k8sobject "github.com/crossplane-contrib/provider-kubernetes/apis/cluster/object/v1alpha2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -29,12 +31,26 @@ const (
 	TagMap
 )
 
+// Readiness is how an object of a kind shows it is ready.
+type Readiness int
+
+// Readiness rules.
+const (
+	// ReadyCondition: its Ready condition is True (managed resources).
+	ReadyCondition Readiness = iota
+	// JobComplete: its Complete condition is True.
+	JobComplete
+	// Exists: it exists (objects with no status to wait for).
+	Exists
+)
+
 // Kind is one kind the stack composes.
 type Kind struct {
 	schema.GroupVersionKind
 	// Resource is its API resource (the plural).
 	Resource string
 	Tags     TagShape
+	Ready    Readiness
 	// AWS: a provider-aws managed resource, which gets the stack's region
 	// (but IAM's), provider config, deletion policy and tags.
 	AWS bool
@@ -64,7 +80,13 @@ var All = []Kind{
 	awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} }),
 	awsKind(logs.GroupVersion, "LogGroup", "loggroups", TagMap, func() runtime.Object { return &logs.LogGroup{} }),
 	awsKind(lambda.GroupVersion, "Function", "functions", TagMap, func() runtime.Object { return &lambda.Function{} }),
-	{GroupVersionKind: k8sobject.ObjectGroupVersionKind, Resource: "objects", New: func() runtime.Object { return &k8sobject.Object{} }},
+
+	// Registration, composed directly in the claim's namespace.
+	{GroupVersionKind: batchv1.SchemeGroupVersion.WithKind("Job"), Resource: "jobs", Ready: JobComplete, New: func() runtime.Object { return &batchv1.Job{} }},
+	{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Resource: "configmaps", Ready: Exists, New: func() runtime.Object { return &corev1.ConfigMap{} }},
+	{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ServiceAccount"), Resource: "serviceaccounts", Ready: Exists, New: func() runtime.Object { return &corev1.ServiceAccount{} }},
+	{GroupVersionKind: rbacv1.SchemeGroupVersion.WithKind("Role"), Resource: "roles", Ready: Exists, New: func() runtime.Object { return &rbacv1.Role{} }},
+	{GroupVersionKind: rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), Resource: "rolebindings", Ready: Exists, New: func() runtime.Object { return &rbacv1.RoleBinding{} }},
 }
 
 func awsKind(gv schema.GroupVersion, kind, resource string, tags TagShape, newObj func() runtime.Object) Kind {

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -19,7 +21,7 @@ import (
 // and its Go type registers under that kind.
 func TestKindsMatchTheProvidersCRDs(t *testing.T) {
 	dirs := map[string]string{}
-	for _, module := range []string{"github.com/crossplane-contrib/provider-aws", "github.com/crossplane-contrib/provider-kubernetes"} {
+	for _, module := range []string{"github.com/crossplane-contrib/provider-aws"} {
 		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
 		if err != nil {
 			t.Fatalf("go list %s: %v", module, err)
@@ -29,6 +31,9 @@ func TestKindsMatchTheProvidersCRDs(t *testing.T) {
 	s := runtime.NewScheme()
 	AddToScheme(s)
 	for _, k := range All {
+		if !k.AWS {
+			continue // TestKubernetesKinds
+		}
 		var crd extv1.CustomResourceDefinition
 		var raw []byte
 		for _, dir := range dirs {
@@ -55,6 +60,26 @@ func TestKindsMatchTheProvidersCRDs(t *testing.T) {
 		}
 		if got, ok := Of(k.GroupVersionKind); !ok || got.Resource != k.Resource {
 			t.Errorf("Of(%s) = %v, %v", k.GroupVersionKind, got, ok)
+		}
+	}
+}
+
+// TestKubernetesKinds: the Kubernetes kinds of the table are the API's own,
+// under their own resource names.
+func TestKubernetesKinds(t *testing.T) {
+	for _, k := range All {
+		if k.AWS {
+			continue
+		}
+		gvks, _, err := scheme.Scheme.ObjectKinds(k.New())
+		if err != nil || len(gvks) != 1 || gvks[0] != k.GroupVersionKind {
+			t.Errorf("%s: Kubernetes knows its Go type as %v (%v)", k.GroupVersionKind, gvks, err)
+		}
+		if plural, _ := meta.UnsafeGuessKindToResource(k.GroupVersionKind); plural.Resource != k.Resource {
+			t.Errorf("%s: resource %s, want %s", k.GroupVersionKind, k.Resource, plural.Resource)
+		}
+		if k.Tags != NoTags {
+			t.Errorf("%s: Kubernetes objects take no AWS tags", k.GroupVersionKind)
 		}
 	}
 }

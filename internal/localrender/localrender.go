@@ -183,7 +183,9 @@ func WriteObserved(composed []*unstructured.Unstructured, dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, o.GetName()+".yaml"), b, 0o644); err != nil {
+		// A Job and its report ConfigMap share a name.
+		file := strings.ToLower(o.GetKind()) + "-" + o.GetName() + ".yaml"
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
 			return err
 		}
 	}

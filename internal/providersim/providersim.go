@@ -1,8 +1,10 @@
 // Package providersim is a stand-in for provider-aws, which cannot reach AWS
-// here. It does to a composed resource what the provider would after a
+// in a local render, and for the job controller and kubelet, which do not
+// run there. It does to a composed resource what the provider would after a
 // successful create and observe: it sets the external name, the Ready and
 // Synced conditions, and the status fields that AWS fills in (ids, ARNs, DNS
-// names). Values are fake but well formed and stable: the same resource
+// names); a registration Job completes, with the report register would
+// write. Values are fake but well formed and stable: the same resource
 // always gets the same ids. Local renders (the second reconcile) and
 // end-to-end tests use it; nothing in the function does.
 package providersim
@@ -16,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
@@ -25,9 +28,20 @@ const Account = "123456789012"
 // transitionTime is fixed so that rendered output is stable.
 const transitionTime = "2026-01-01T00:00:00Z"
 
-// Observe marks a composed provider-aws resource as created and ready, as
-// provider-aws would report it.
+// Observe marks a composed resource as created and ready, as provider-aws
+// would report it; a registration Job as complete, as the job controller
+// would once register succeeded (see ObserveAll for what it reports).
+// Registration's other Kubernetes objects only need to exist.
 func Observe(u *unstructured.Unstructured) error {
+	if k, ok := kinds.Of(u.GroupVersionKind()); ok && !k.AWS {
+		if k.Ready == kinds.JobComplete {
+			return unstructured.SetNestedMap(u.Object, map[string]any{"succeeded": int64(1), "conditions": []any{
+				map[string]any{"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": transitionTime},
+				map[string]any{"type": "Complete", "status": "True", "lastTransitionTime": transitionTime},
+			}}, "status")
+		}
+		return nil
+	}
 	name := u.GetName()
 	region, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "region")
 	id := func(prefix string) string { return prefix + "-" + hexOf(name, 17) }
@@ -82,16 +96,6 @@ func Observe(u *unstructured.Unstructured) error {
 		at["functionName"], at["version"], at["state"], at["lastUpdateStatus"] = name, "$LATEST", "Active", "Successful"
 		at["codeSHA256"] = base64.StdEncoding.EncodeToString(sum[:])
 		at["role"] = "arn:aws:iam::" + Account + ":role/" + role
-	case "Object":
-		// provider-kubernetes reports the object it applied; a Job has
-		// completed, as the stand-in for register (see ObserveAll) says.
-		m, _, _ := unstructured.NestedMap(u.Object, "spec", "forProvider", "manifest")
-		if m["kind"] == "Job" {
-			m["status"] = map[string]any{"succeeded": int64(1), "conditions": []any{
-				map[string]any{"type": "Complete", "status": "True", "lastTransitionTime": transitionTime},
-			}}
-		}
-		at["manifest"] = m
 	case "Instance":
 		external = id("i")
 		ip := ipOf(name, "10.0.1.")
@@ -138,24 +142,20 @@ func ObserveAll(composed []*unstructured.Unstructured) error {
 		if err := Observe(u); err != nil {
 			return err
 		}
-		if kind, _, _ := unstructured.NestedString(u.Object, "status", "atProvider", "manifest", "kind"); kind == "Job" {
-			job, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider", "manifest")
-			name, _, _ := unstructured.NestedString(job, "metadata", "name")
-			args[name] = JobArgs(job)
+		if u.GetKind() == "Job" {
+			args[u.GetName()] = JobArgs(u.Object)
 		}
 	}
 	for _, u := range composed {
-		m, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider", "manifest")
-		if m["kind"] != "ConfigMap" {
+		if u.GetKind() != "ConfigMap" {
 			continue
 		}
-		name, _, _ := unstructured.NestedString(m, "metadata", "name")
-		if a, ok := args[name]; ok {
+		if a, ok := args[u.GetName()]; ok {
 			report, err := reportOf(a)
 			if err != nil {
-				return fmt.Errorf("Job %s: %w", name, err)
+				return fmt.Errorf("Job %s: %w", u.GetName(), err)
 			}
-			if err := unstructured.SetNestedStringMap(u.Object, report, "status", "atProvider", "manifest", "data"); err != nil {
+			if err := unstructured.SetNestedStringMap(u.Object, report, "data"); err != nil {
 				return err
 			}
 		}

@@ -24,10 +24,6 @@ func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (
 	if err != nil {
 		return err
 	}
-	kubernetes, err := modDir("github.com/crossplane-contrib/provider-kubernetes", ".")
-	if err != nil {
-		return err
-	}
 	core, err := modDir("github.com/crossplane/crossplane/v2", "hack/tools/core")
 	if err != nil {
 		return err
@@ -36,7 +32,7 @@ func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (
 		return err
 	}
 	var crds []string
-	for _, provider := range []string{aws, kubernetes} {
+	for _, provider := range []string{aws} {
 		found, err := filepath.Glob(filepath.Join(provider, "package", "crds", "*.yaml"))
 		if err != nil || len(found) == 0 {
 			return fmt.Errorf("no CRDs in %s: %v", provider, err)
