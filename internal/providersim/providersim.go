@@ -151,7 +151,7 @@ func ObserveAll(composed []*unstructured.Unstructured) error {
 			continue
 		}
 		if a, ok := args[u.GetName()]; ok {
-			report, err := reportOf(a)
+			report, err := ReportOf(a)
 			if err != nil {
 				return fmt.Errorf("Job %s: %w", u.GetName(), err)
 			}
@@ -175,9 +175,9 @@ func JobArgs(job map[string]any) []string {
 	return a
 }
 
-// reportOf is what register reports for its arguments: Latest registers
+// ReportOf is what register reports for its arguments: Latest registers
 // $LATEST, Published version 1.
-func reportOf(line []string) (map[string]string, error) {
+func ReportOf(line []string) (map[string]string, error) {
 	a, err := regcontract.Parse(line)
 	if err != nil {
 		return nil, err

@@ -1,10 +1,13 @@
 //go:build e2e
 
 // Package e2e runs the stack through a real control plane in a box: etcd, a
-// Kubernetes API server and controller manager (garbage collector and
-// namespaces only), Crossplane core, and this function, all on loopback and
-// torn down after the test. Stand-ins, each named so, play what cannot run
-// here: the providers (no AWS, no kubelet) and Crossplane's package runtime.
+// Kubernetes API server and controller manager (garbage collector,
+// namespaces, Jobs, ClusterRole aggregation), Crossplane core running as its
+// own service account with its Helm chart's roles and this package's
+// ClusterRole, and this function, all on loopback and torn down after the
+// test. Stand-ins, each named so, play what cannot run here: provider-aws
+// (no AWS), the kubelet (no container runtime), Crossplane's RBAC manager
+// and its package runtime.
 // `make e2e` builds the binaries and runs it.
 package e2e
 
@@ -164,7 +167,10 @@ current-context: box
 
 	b.start("kube-controller-manager", nil, bin(t, "KUBE_CONTROLLER_MANAGER"),
 		"--kubeconfig", b.kubeconfig,
-		"--controllers", "garbagecollector,namespace",
+		// The job controller makes real Jobs create real Pods (a kubelet
+		// stand-in runs them); clusterrole-aggregation builds Crossplane's
+		// ClusterRole from the labelled ones, as in a cluster.
+		"--controllers", "garbagecollector,namespace,job,clusterrole-aggregation",
 		"--leader-elect=false",
 		"--secure-port", fmt.Sprint(freePort(t)),
 		"--bind-address", "127.0.0.1")

@@ -41,6 +41,11 @@ func (b *box) startCrossplane() {
 	if err := os.MkdirAll(b.xpkgCache, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Crossplane runs as its own service account, with the roles its Helm
+	// chart installs, what its RBAC manager would grant, and this package's
+	// ClusterRole: a permission the package fails to ship fails the test.
+	b.crossplaneRBAC(filepath.Dir(filepath.Dir(crds)))
+	env[0] = "KUBECONFIG=" + b.serviceAccountKubeconfig("crossplane-system", "crossplane")
 	b.start("crossplane", env, core, append([]string{"core", "start",
 		"--package-runtime=External", "--xpkg-cache-dir", b.xpkgCache,
 		"--tls-server-certs-dir", server, "--tls-client-certs-dir", client,
@@ -80,4 +85,72 @@ func (b *box) secretToDir(name, dir string) {
 		}
 		return ""
 	})
+}
+
+// crossplaneRBAC installs Crossplane's service account and the ClusterRoles
+// of its Helm chart (read from the chart in the core module, the few
+// template expressions they hold filled in as the chart's defaults do),
+// this package's ClusterRole, and a stand-in for what Crossplane's RBAC
+// manager grants: the XRD's kinds and the installed provider's, which the
+// manager derives from XRDs and provider revisions (the box installs the
+// provider's CRDs without a revision).
+func (b *box) crossplaneRBAC(coreModule string) {
+	t := b.t
+	t.Helper()
+	b.must("-n", "crossplane-system", "create", "serviceaccount", "crossplane")
+	templates := filepath.Join(coreModule, "cluster", "charts", "crossplane", "templates")
+	for _, name := range []string{"clusterrole.yaml", "clusterrolebinding.yaml"} {
+		raw, err := os.ReadFile(filepath.Join(templates, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, line := range strings.Split(string(raw), "\n") {
+			trimmed := strings.TrimSpace(line)
+			if strings.HasPrefix(trimmed, "{{-") || strings.Contains(line, ".Values.") {
+				continue // conditionals (the defaults keep their content) and labels
+			}
+			line = strings.ReplaceAll(line, `{{ template "crossplane.name" . }}`, "crossplane")
+			line = strings.ReplaceAll(line, "{{ .Release.Namespace }}", "crossplane-system")
+			if strings.Contains(line, "{{") {
+				t.Fatalf("the chart's %s has a template expression the test cannot fill in: %s", name, line)
+			}
+			out = append(out, line)
+		}
+		b.apply(strings.Join(out, "\n"))
+	}
+	b.must("apply", "-f", filepath.Join(repo, "install", "crossplane-rbac.yaml"))
+	b.apply(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: crossplane:e2e:rbac-manager-stand-in
+  labels: {rbac.crossplane.io/aggregate-to-crossplane: "true"}
+rules:
+- apiGroups: [stack.restate-crossplane.io, ec2.aws.crossplane.io, iam.aws.crossplane.io, cloudwatchlogs.aws.crossplane.io, lambda.aws.crossplane.io, aws.crossplane.io]
+  resources: ["*"]
+  verbs: ["*"]
+`)
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that acts as a service
+// account, with a token from the TokenRequest API.
+func (b *box) serviceAccountKubeconfig(namespace, name string) string {
+	t := b.t
+	t.Helper()
+	token := strings.TrimSpace(b.must("-n", namespace, "create", "token", name, "--duration=4h"))
+	path := filepath.Join(b.dir, "kubeconfig-"+name)
+	write(t, path, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: box
+  cluster: {server: %q, insecure-skip-tls-verify: true}
+users:
+- name: %s
+  user: {token: %q}
+contexts:
+- name: box
+  context: {cluster: box, user: %s}
+current-context: box
+`, b.apiServer, name, token, name))
+	return path
 }

@@ -6,32 +6,39 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
+	"github.com/restate-crossplane/function-restate-stack/internal/register"
 )
 
-// providers is a stand-in for provider-aws and provider-kubernetes, which
-// cannot run here (no AWS, no kubelet). Every composed resource it has not
-// marked yet, it marks ready with the status the provider would report
-// (internal/providersim). For each registration Job wrapped in an Object,
-// it first checks the Job against the API server (a server-side dry run),
-// then runs the Job's own register command: for real against the local
-// restate-server when the Job's admin URL is that server's, else (a cloud
-// or made-up host) simulated. A Job whose register fails is marked Failed.
+var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+
+// providers are two stand-ins, for what cannot run here:
+//   - provider-aws (no AWS): every composed provider-aws resource it has not
+//     marked yet, it marks ready with the status the provider would report
+//     (internal/providersim);
+//   - the kubelet (no container runtime): the real job controller creates a
+//     Pod for each registration Job; the stand-in runs the Pod's register
+//     command, for real when the Job targets the local restate-server, else
+//     simulated (a Restate Cloud or made-up host), writes the report into
+//     the Job's ConfigMap as the Pod's own service account would (a token
+//     of that account, so the Job's Role is what allows it), and sets the
+//     Pod's phase, from which the job controller completes or fails the Job.
 type providers struct {
 	b        *box
 	dyn      dynamic.Interface
@@ -39,12 +46,13 @@ type providers struct {
 	function string
 
 	mu        sync.Mutex
-	dryRunErr []string
-	updateErr map[string]string // last status update error by object
-	ran       []string          // register command lines run for real
-	lambda    []string          // what restate-server answered Lambda registrations
+	updateErr map[string]string    // last status update error by object
+	ran       []string             // register command lines run for real
+	lambda    []string             // what restate-server answered Lambda registrations
+	done      map[types.UID]bool   // Pods run
+	finished  map[string]time.Time // when each Job's Pod finished, by Job
 	stop      chan struct{}
-	done      chan struct{}
+	stopped   chan struct{}
 }
 
 func (b *box) startProviders(restateAdmin string) *providers {
@@ -54,32 +62,31 @@ func (b *box) startProviders(restateAdmin string) *providers {
 		t.Fatal(err)
 	}
 	p := &providers{b: b, dyn: dynamic.NewForConfigOrDie(cfg), restate: restateAdmin, function: bin(t, "FUNCTION"),
-		stop: make(chan struct{}), done: make(chan struct{}), updateErr: map[string]string{}}
+		stop: make(chan struct{}), stopped: make(chan struct{}), updateErr: map[string]string{}, done: map[types.UID]bool{}, finished: map[string]time.Time{}}
 	go func() {
-		defer close(p.done)
+		defer close(p.stopped)
 		for {
 			select {
 			case <-p.stop:
 				return
 			case <-time.After(300 * time.Millisecond):
-				p.step()
+				p.observeAWS()
+				p.runPods()
 			}
 		}
 	}()
-	t.Cleanup(func() { close(p.stop); <-p.done })
+	t.Cleanup(func() { close(p.stop); <-p.stopped })
 	return p
 }
 
-func (p *providers) step() {
+// observeAWS plays provider-aws.
+func (p *providers) observeAWS() {
 	ctx := context.Background()
-	type item struct {
-		gvr schema.GroupVersionResource
-		u   *unstructured.Unstructured
-	}
-	var pending []item
 	for _, k := range kinds.All {
-		gvr := k.GVR()
-		list, err := p.dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if !k.AWS {
+			continue
+		}
+		list, err := p.dyn.Resource(k.GVR()).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			continue // the CRD may not be installed yet
 		}
@@ -88,110 +95,118 @@ func (p *providers) step() {
 			if u.GetDeletionTimestamp() != nil || ready(u) {
 				continue
 			}
-			pending = append(pending, item{gvr, u})
-		}
-	}
-	if len(pending) == 0 {
-		return
-	}
-	objs := make([]*unstructured.Unstructured, 0, len(pending))
-	for _, it := range pending {
-		objs = append(objs, it.u)
-	}
-	if err := providersim.ObserveAll(objs); err != nil {
-		return
-	}
-	// Registration Jobs: run them, and put what they reported in their
-	// report ConfigMaps.
-	reports := map[string]map[string]any{}
-	failed := map[string]bool{}
-	for _, u := range objs {
-		job, _, _ := unstructured.NestedMap(u.Object, "spec", "forProvider", "manifest")
-		if job["kind"] != "Job" {
-			continue
-		}
-		name, _, _ := unstructured.NestedString(job, "metadata", "name")
-		p.dryRun(job)
-		res, real, err := p.runJob(job)
-		switch {
-		case err != nil:
-			failed[name] = true
-			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": err.Error()}},
-				"status", "atProvider", "manifest", "status", "conditions")
-			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "Ready", "status": "False", "reason": "Unavailable", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}},
-				"status", "conditions")
-		case real:
-			reports[name] = res
-		}
-	}
-	for _, u := range objs {
-		m, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider", "manifest")
-		if m["kind"] != "ConfigMap" {
-			continue
-		}
-		name, _, _ := unstructured.NestedString(m, "metadata", "name")
-		if failed[name] {
-			continue // the report stays empty
-		}
-		if r, ok := reports[name]; ok {
-			_ = unstructured.SetNestedField(u.Object, r, "status", "atProvider", "manifest", "data")
-		}
-	}
-	for i, it := range pending {
-		if _, err := p.dyn.Resource(it.gvr).UpdateStatus(ctx, objs[i], metav1.UpdateOptions{}); err != nil {
-			// Changed meanwhile, most likely: next round.
-			p.mu.Lock()
-			p.updateErr[it.gvr.Resource+"/"+it.u.GetName()] = err.Error()
-			p.mu.Unlock()
+			if err := providersim.Observe(u); err != nil {
+				continue
+			}
+			if _, err := p.dyn.Resource(k.GVR()).UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+				// Changed meanwhile, most likely: next round.
+				p.mu.Lock()
+				p.updateErr[k.Resource+"/"+u.GetName()] = err.Error()
+				p.mu.Unlock()
+			}
 		}
 	}
 }
 
-// runJob runs a Job's register command. It runs for real when the Job's
-// admin URL is the local restate-server's, and returns what register
-// would write in the report ConfigMap.
-func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
-	args := providersim.JobArgs(job)
-	if len(args) == 0 {
-		return nil, false, fmt.Errorf("a Job without a register command")
-	}
-	a, err := regcontract.Parse(args)
+// runPods plays the kubelet for the Pods of registration Jobs.
+func (p *providers) runPods() {
+	ctx := context.Background()
+	list, err := p.dyn.Resource(podsGVR).List(ctx, metav1.ListOptions{LabelSelector: "restate-crossplane.io/stack"})
 	if err != nil {
-		return nil, true, err
+		return
 	}
-	if a.AdminURL != p.restate {
+	for i := range list.Items {
+		pod := &list.Items[i]
+		if p.done[pod.GetUID()] || pod.GetDeletionTimestamp() != nil {
+			continue
+		}
+		p.done[pod.GetUID()] = true
+		phase, exitCode, message := "Succeeded", int64(0), ""
+		if err := p.runPod(pod); err != nil {
+			phase, exitCode, message = "Failed", 1, err.Error()
+		}
+		now := metav1.Now().UTC().Format(time.RFC3339)
+		_ = unstructured.SetNestedField(pod.Object, map[string]any{
+			"phase": phase, "startTime": now,
+			"containerStatuses": []any{map[string]any{"name": "register", "image": "register", "imageID": "", "ready": false, "restartCount": int64(0),
+				"state": map[string]any{"terminated": map[string]any{"exitCode": exitCode, "message": message, "startedAt": now, "finishedAt": now,
+					"reason": map[bool]string{true: "Completed", false: "Error"}[exitCode == 0]}}}},
+		}, "status")
+		if _, err := p.dyn.Resource(podsGVR).Namespace(pod.GetNamespace()).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			p.done[pod.GetUID()] = false // try again
+			continue
+		}
+		for _, o := range pod.GetOwnerReferences() {
+			if o.Kind == "Job" {
+				p.mu.Lock()
+				p.finished[o.Name] = time.Now()
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// runPod runs a registration Pod's register command and reports its result
+// as the Pod's service account.
+func (p *providers) runPod(pod *unstructured.Unstructured) error {
+	cs, _, _ := unstructured.NestedSlice(pod.Object, "spec", "containers")
+	if len(cs) == 0 {
+		return fmt.Errorf("a Pod without a container")
+	}
+	c, _ := cs[0].(map[string]any)
+	line, _, _ := unstructured.NestedStringSlice(c, "args")
+	a, err := regcontract.Parse(line)
+	if err != nil {
+		return err
+	}
+	var res regcontract.Report
+	if a.AdminURL == p.restate {
+		out, err := p.run(a, 2*time.Minute)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			return err
+		}
+	} else {
 		if a.LambdaARN != "" {
 			p.lambdaRequest(a)
 		}
-		return nil, false, nil // not the local server: simulated by providersim
-	}
-	// No cluster to report to from here, and no mounted token; quick
-	// health checks.
-	a.ReportConfigMap, a.TokenFile, a.HealthInitialBackoff = "", "", 100*time.Millisecond
-	run := append(a.CommandLine(), "--health-jitter=0s")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, p.function, run...)
-	out, err := cmd.Output()
-	p.mu.Lock()
-	p.ran = append(p.ran, strings.Join(run, " "))
-	p.mu.Unlock()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = strings.TrimSpace(string(ee.Stderr))
+		data, err := providersim.ReportOf(line) // not the local server: simulated
+		if err != nil {
+			return err
 		}
-		return nil, true, fmt.Errorf("%s", msg)
+		res = regcontract.ReportFromData(func(k string) string { return data[k] })
 	}
-	var res regcontract.Report
-	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, true, err
+	if a.ReportConfigMap == "" {
+		return nil
 	}
-	data := map[string]any{}
-	for k, v := range res.Data() {
-		data[k] = v
+	sa, _, _ := unstructured.NestedString(pod.Object, "spec", "serviceAccountName")
+	token, err := p.b.kubectl("-n", pod.GetNamespace(), "create", "token", sa, "--duration=10m")
+	if err != nil {
+		return err
 	}
-	return data, true, nil
+	cfg := &rest.Config{Host: p.b.apiServer, BearerToken: strings.TrimSpace(token), TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return register.Report(ctx, cfg, pod.GetNamespace(), a.ReportConfigMap, &res)
+}
+
+// run runs register with the Job's arguments against the local server: no
+// cluster to report to from here and no mounted token, quick health checks.
+func (p *providers) run(a regcontract.Args, timeout time.Duration) ([]byte, error) {
+	a.ReportConfigMap, a.TokenFile, a.HealthInitialBackoff = "", "", 100*time.Millisecond
+	line := append(a.CommandLine(), "--health-jitter=0s")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, p.function, line...).Output()
+	p.mu.Lock()
+	p.ran = append(p.ran, strings.Join(line, " "))
+	p.mu.Unlock()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out, fmt.Errorf("%s", strings.TrimSpace(string(ee.Stderr)))
+	}
+	return out, err
 }
 
 // lambdaRequest sends a Lambda registration Job's request to the local
@@ -200,29 +215,15 @@ func (p *providers) runJob(job map[string]any) (map[string]any, bool, error) {
 // that the request carried the qualified ARN and the invoker role, which
 // Restate's error names. The Job itself is then simulated.
 func (p *providers) lambdaRequest(a regcontract.Args) {
-	a.AdminURL, a.ReportConfigMap, a.TokenFile, a.ExpectedService, a.Insecure, a.Prune = p.restate, "", "", "", false, false
-	a.RegisterAttempts, a.HealthInitialBackoff = 1, 100*time.Millisecond
-	run := append(a.CommandLine(), "--health-jitter=0s")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, p.function, run...).CombinedOutput()
+	a.AdminURL, a.ExpectedService, a.Insecure, a.Prune, a.RegisterAttempts = p.restate, "", false, false, 1
+	a.Deadline = time.Minute
+	out, err := p.run(a, time.Minute)
+	if err != nil {
+		out = append(out, err.Error()...)
+	}
 	p.mu.Lock()
 	p.lambda = append(p.lambda, string(out))
 	p.mu.Unlock()
-}
-
-// dryRun checks a Job manifest with the API server's own validation.
-func (p *providers) dryRun(job map[string]any) {
-	raw, _ := json.Marshal(job)
-	f := filepath.Join(p.b.dir, fmt.Sprintf("job-%d.json", time.Now().UnixNano()))
-	if err := os.WriteFile(f, raw, 0o600); err != nil {
-		return
-	}
-	if _, err := p.b.kubectl("apply", "--dry-run=server", "-f", f); err != nil {
-		p.mu.Lock()
-		p.dryRunErr = append(p.dryRunErr, err.Error())
-		p.mu.Unlock()
-	}
 }
 
 func ready(u *unstructured.Unstructured) bool {
@@ -244,4 +245,44 @@ func (p *providers) errors() string {
 		out = append(out, k+": "+v)
 	}
 	return strings.Join(out, "; ")
+}
+
+// registeredLatency polls a claim closely until its Registered condition is
+// True for the Job its status names, and returns the time from that Job's
+// Pod finishing (as the kubelet stand-in recorded it) to then.
+func (p *providers) registeredLatency(t *testing.T, namespace, claim string) time.Duration {
+	t.Helper()
+	gvr := schema.GroupVersionResource{Group: "stack.restate-crossplane.io", Version: "v1alpha1", Resource: "restatestacks"}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		u, err := p.dyn.Resource(gvr).Namespace(namespace).Get(context.Background(), claim, metav1.GetOptions{})
+		if err == nil {
+			seen := time.Now()
+			services, _, _ := unstructured.NestedSlice(u.Object, "status", "services")
+			job := ""
+			if len(services) > 0 {
+				job, _, _ = unstructured.NestedString(services[0].(map[string]any), "registration", "job")
+			}
+			p.mu.Lock()
+			finished, ok := p.finished[job]
+			p.mu.Unlock()
+			if ok && conditionStatus(u, "Registered") == "True" {
+				return seen.Sub(finished)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/%s was not registered by a Job the stand-in ran", namespace, claim)
+	return 0
+}
+
+func conditionStatus(u *unstructured.Unstructured, typ string) string {
+	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			s, _ := m["status"].(string)
+			return s
+		}
+	}
+	return ""
 }
