@@ -48,6 +48,13 @@ $(KUBE_CONTROLLER_MANAGER): hack/tools/kube/go.mod hack/tools/kube/go.sum
 $(KUBECTL): hack/tools/kube/go.mod hack/tools/kube/go.sum
 	$(GO) build -C hack/tools/kube -o $@ k8s.io/kubernetes/cmd/kubectl
 
+## The real provider-aws, run by the end-to-end test against moto (an
+## emulated AWS account). Metrics are off: controller-runtime would bind a
+## fixed :8080.
+PROVIDER_AWS := $(BIN)/provider-aws
+$(PROVIDER_AWS): hack/tools/provider-aws/go.mod hack/tools/provider-aws/go.sum
+	$(GO) build -C hack/tools/provider-aws -ldflags '-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0' -o $@ github.com/crossplane-contrib/provider-aws/cmd/provider
+
 $(RESTATE_SERVER):
 	npm install --prefix $(OUT)/restate --no-audit --no-fund @restatedev/restate-server@$(RESTATE_VERSION)
 
@@ -105,11 +112,11 @@ bench:
 
 ## Claims applied with kubectl through a real Crossplane, end to end
 ## (test/e2e): everything on loopback, stopped and removed afterwards.
-e2e: $(ETCD) $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(KUBECTL) $(CROSSPLANE_CORE) $(RESTATE_SERVER) $(RESTATE_SERVICE) build
+e2e: $(ETCD) $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(KUBECTL) $(CROSSPLANE_CORE) $(PROVIDER_AWS) $(RESTATE_SERVER) $(RESTATE_SERVICE) build
 	ETCD=$(ETCD) KUBE_APISERVER=$(KUBE_APISERVER) KUBE_CONTROLLER_MANAGER=$(KUBE_CONTROLLER_MANAGER) KUBECTL=$(KUBECTL) \
 	CROSSPLANE_CORE=$(CROSSPLANE_CORE) CROSSPLANE_CRDS=$$($(GO) list -C hack/tools/core -m -f '{{.Dir}}' github.com/crossplane/crossplane/v2)/cluster/crds \
 	PROVIDER_AWS_CRDS=$$($(GO) list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-aws)/package/crds \
-	FUNCTION=$(FUNCTION) RESTATE_SERVER=$(RESTATE_SERVER) RESTATE_SERVICE=$(RESTATE_SERVICE) \
+	PROVIDER_AWS=$(PROVIDER_AWS) FUNCTION=$(FUNCTION) RESTATE_SERVER=$(RESTATE_SERVER) RESTATE_SERVICE=$(RESTATE_SERVICE) \
 	$(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/
 
 bench-load: build

@@ -33,13 +33,10 @@ func TestControlPlaneInABox(t *testing.T) {
 	b.startCrossplane()
 	t.Logf("Crossplane ready after %s", time.Since(start).Round(time.Second))
 
-	// provider-aws's CRDs from its module, as its package would install them.
-	files, _ := filepath.Glob(filepath.Join(bin(t, "PROVIDER_AWS_CRDS"), "*.yaml"))
-	for _, f := range files {
-		if wanted(filepath.Base(f)) {
-			b.applyCRD(f)
-		}
-	}
+	// The real provider-aws, against an emulated AWS account.
+	moto := startMoto(t, b)
+	b.startProviderAWS(moto)
+	t.Logf("provider-aws and moto started after %s", time.Since(start).Round(time.Second))
 	b.installFunction(repo)
 	b.must("apply", "-f", filepath.Join(repo, "compositions", "definition.yaml"))
 	b.must("apply", "-f", filepath.Join(repo, "compositions", "composition.yaml"))
@@ -52,6 +49,7 @@ func TestControlPlaneInABox(t *testing.T) {
 	})
 	t.Logf("function and XRD installed after %s", time.Since(start).Round(time.Second))
 
+	var platform []string // what the test created in the account for the examples
 	admin := startRestate(t, b)
 	prov := b.startProviders(admin)
 	b.must("create", "namespace", "team-a")
@@ -69,7 +67,9 @@ func TestControlPlaneInABox(t *testing.T) {
 	t.Run("every example claim composes what make render shows, and becomes Ready", func(t *testing.T) {
 		claims, _ := filepath.Glob(filepath.Join(repo, "examples", "claims", "*.yaml"))
 		for _, f := range claims {
-			b.must("apply", "-f", f)
+			claim, ids := prepareClaim(t, moto, f)
+			platform = append(platform, ids...)
+			b.apply(claim)
 		}
 		for _, f := range claims {
 			name := strings.TrimSuffix(filepath.Base(f), ".yaml")
@@ -78,7 +78,7 @@ func TestControlPlaneInABox(t *testing.T) {
 				out, _ := b.kubectl("-n", ns, "get", "restatestack", claim, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 				if out != "True" {
 					xr, _ := b.kubectl("-n", ns, "get", "restatestack", claim, "-o", `jsonpath={range .status.conditions[*]}{.type}={.status} {.message}; {end}`)
-					return xr + " stand-in errors: " + prov.errors()
+					return xr + " not ready: " + notReady(b, claim)
 				}
 				return ""
 			})
@@ -88,6 +88,16 @@ func TestControlPlaneInABox(t *testing.T) {
 				t.Errorf("%s composes %v in the API server, make render shows %v", name, got, want)
 			}
 		}
+	})
+
+	t.Run("the account audit finds each flow's path and nothing more open", func(t *testing.T) {
+		claims, _ := filepath.Glob(filepath.Join(repo, "examples", "claims", "*.yaml"))
+		var refs [][2]string
+		for _, f := range claims {
+			name, ns := claimName(t, f)
+			refs = append(refs, [2]string{ns, name})
+		}
+		auditAccount(t, b, moto, refs)
 	})
 
 	t.Run("the self-hosted claim is Ready with its URLs in kubectl get", func(t *testing.T) {
@@ -283,17 +293,64 @@ func TestControlPlaneInABox(t *testing.T) {
 			return strings.TrimSpace(out)
 		})
 	})
+	t.Run("deleting every example leaves the account empty but what Retain keeps, and the API server clean", func(t *testing.T) {
+		claims, _ := filepath.Glob(filepath.Join(repo, "examples", "claims", "*.yaml"))
+		for _, f := range claims {
+			name, ns := claimName(t, f)
+			b.must("-n", ns, "delete", "restatestack", name, "--ignore-not-found", "--wait=false")
+		}
+		eventually(t, 5*time.Minute, "every composite and composed resource to go", func() string {
+			var resources []string
+			for _, k := range kinds.All {
+				resources = append(resources, strings.TrimSuffix(k.Resource+"."+k.Group, "."))
+			}
+			out, _ := b.kubectl("get", "xrestatestacks,"+strings.Join(resources, ","), "-A", "-l", "!kubernetes.io/bootstrapping", "-o", "name")
+			var left []string
+			for _, l := range strings.Fields(out) {
+				// Namespaces' own default service accounts and CA ConfigMaps.
+				if !strings.HasSuffix(l, "/default") && !strings.HasSuffix(l, "/kube-root-ca.crt") && !strings.Contains(l, "crossplane") {
+					left = append(left, l)
+				}
+			}
+			return strings.Join(left, " ")
+		})
+		// selfhosted-full keeps its data volume and log group (removal
+		// policy Retain); nothing else of any stack stays.
+		eventually(t, 3*time.Minute, "the account to hold only what Retain keeps", func() string {
+			got := inventory(t, moto, platform)
+			var unexpected []string
+			kept := map[string]bool{}
+			for _, r := range got {
+				switch {
+				case r == "log-group eu-west-1:/restate/payments-staging":
+					kept["log group"] = true
+				case strings.HasPrefix(r, "volume "):
+					kept["data volume"] = true
+				default:
+					unexpected = append(unexpected, r)
+				}
+			}
+			if len(unexpected) > 0 || !kept["log group"] || !kept["data volume"] {
+				return fmt.Sprintf("left %v; kept %v", unexpected, kept)
+			}
+			return ""
+		})
+	})
 	t.Logf("all scenarios done after %s", time.Since(start).Round(time.Second))
 }
 
-// wanted keeps the provider-aws CRDs of the groups the stack composes.
-func wanted(base string) bool {
-	for _, g := range []string{"ec2.aws.crossplane.io_", "iam.aws.crossplane.io_", "cloudwatchlogs.aws.crossplane.io_", "lambda.aws.crossplane.io_", "aws.crossplane.io_providerconfig"} {
-		if strings.HasPrefix(base, g) {
-			return true
+// notReady lists a claim's composed resources that are not Ready, with
+// their Synced message: what the provider says.
+func notReady(b *box, claim string) string {
+	var resources []string
+	for _, k := range kinds.All {
+		if k.AWS {
+			resources = append(resources, k.Resource+"."+k.Group)
 		}
 	}
-	return false
+	out, _ := b.kubectl("get", strings.Join(resources, ","), "-l", "crossplane.io/claim-name="+claim, "-o",
+		`jsonpath={range .items[?(@.status.conditions[0].status!="True")]}{.kind}/{.metadata.name}: {.status.conditions[*].message}; {end}`)
+	return out
 }
 
 // servicesClaim is a claim on an external environment (the local
@@ -401,27 +458,6 @@ func revisionOf(t *testing.T, admin, service string) int {
 // webhook's service is filled in by the package manager, which does not
 // install these, and only one version of each kind is used here, so the
 // conversion is dropped.
-func (b *box) applyCRD(file string) {
-	b.t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	crd := map[string]any{}
-	if err := yaml.Unmarshal(raw, &crd); err != nil {
-		b.t.Fatal(err)
-	}
-	if spec, ok := crd["spec"].(map[string]any); ok {
-		delete(spec, "conversion")
-	}
-	out, err := yaml.Marshal(crd)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	f := filepath.Join(b.dir, "crd-"+filepath.Base(file))
-	write(b.t, f, string(out))
-	b.must("apply", "--server-side", "-f", f)
-}
 
 // hashSuffix matches the hashes in composition resource names, which
 // depend on the composite's generated name.

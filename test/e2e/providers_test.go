@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/register"
@@ -28,31 +27,30 @@ import (
 
 var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
-// providers are two stand-ins, for what cannot run here:
-//   - provider-aws (no AWS): every composed provider-aws resource it has not
-//     marked yet, it marks ready with the status the provider would report
-//     (internal/providersim);
+// providers is a stand-in for what cannot run here:
 //   - the kubelet (no container runtime): the real job controller creates a
 //     Pod for each registration Job; the stand-in runs the Pod's register
 //     command, for real when the Job targets the local restate-server, else
 //     simulated (a Restate Cloud or made-up host), writes the report into
 //     the Job's ConfigMap as the Pod's own service account would (a token
 //     of that account, so the Job's Role is what allows it), and sets the
-//     Pod's phase, from which the job controller completes or fails the Job.
+//     Pod's phase, from which the job controller completes or fails the Job;
+//   - what moto cannot do: it runs no Lambda code and no EC2 user data, so
+//     no Restate server answers at a self-hosted or Lambda-invoking
+//     environment; those Jobs' results are simulated (providersim.ReportOf).
 type providers struct {
 	b        *box
 	dyn      dynamic.Interface
 	restate  string // admin URL of the real restate-server
 	function string
 
-	mu        sync.Mutex
-	updateErr map[string]string    // last status update error by object
-	ran       []string             // register command lines run for real
-	lambda    []string             // what restate-server answered Lambda registrations
-	done      map[types.UID]bool   // Pods run
-	finished  map[string]time.Time // when each Job's Pod finished, by Job
-	stop      chan struct{}
-	stopped   chan struct{}
+	mu       sync.Mutex
+	ran      []string             // register command lines run for real
+	lambda   []string             // what restate-server answered Lambda registrations
+	done     map[types.UID]bool   // Pods run
+	finished map[string]time.Time // when each Job's Pod finished, by Job
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 func (b *box) startProviders(restateAdmin string) *providers {
@@ -62,7 +60,7 @@ func (b *box) startProviders(restateAdmin string) *providers {
 		t.Fatal(err)
 	}
 	p := &providers{b: b, dyn: dynamic.NewForConfigOrDie(cfg), restate: restateAdmin, function: bin(t, "FUNCTION"),
-		stop: make(chan struct{}), stopped: make(chan struct{}), updateErr: map[string]string{}, done: map[types.UID]bool{}, finished: map[string]time.Time{}}
+		stop: make(chan struct{}), stopped: make(chan struct{}), done: map[types.UID]bool{}, finished: map[string]time.Time{}}
 	go func() {
 		defer close(p.stopped)
 		for {
@@ -70,42 +68,12 @@ func (b *box) startProviders(restateAdmin string) *providers {
 			case <-p.stop:
 				return
 			case <-time.After(300 * time.Millisecond):
-				p.observeAWS()
 				p.runPods()
 			}
 		}
 	}()
 	t.Cleanup(func() { close(p.stop); <-p.stopped })
 	return p
-}
-
-// observeAWS plays provider-aws.
-func (p *providers) observeAWS() {
-	ctx := context.Background()
-	for _, k := range kinds.All {
-		if !k.AWS {
-			continue
-		}
-		list, err := p.dyn.Resource(k.GVR()).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			continue // the CRD may not be installed yet
-		}
-		for i := range list.Items {
-			u := &list.Items[i]
-			if u.GetDeletionTimestamp() != nil || ready(u) {
-				continue
-			}
-			if err := providersim.Observe(u); err != nil {
-				continue
-			}
-			if _, err := p.dyn.Resource(k.GVR()).UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
-				// Changed meanwhile, most likely: next round.
-				p.mu.Lock()
-				p.updateErr[k.Resource+"/"+u.GetName()] = err.Error()
-				p.mu.Unlock()
-			}
-		}
-	}
 }
 
 // runPods plays the kubelet for the Pods of registration Jobs.
@@ -224,27 +192,6 @@ func (p *providers) lambdaRequest(a regcontract.Args) {
 	p.mu.Lock()
 	p.lambda = append(p.lambda, string(out))
 	p.mu.Unlock()
-}
-
-func ready(u *unstructured.Unstructured) bool {
-	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range cs {
-		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && (m["status"] == "True" || m["reason"] == "Unavailable") {
-			return true
-		}
-	}
-	return false
-}
-
-// errors lists the last status update error of each object.
-func (p *providers) errors() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []string
-	for k, v := range p.updateErr {
-		out = append(out, k+": "+v)
-	}
-	return strings.Join(out, "; ")
 }
 
 // registeredLatency polls a claim closely until its Registered condition is

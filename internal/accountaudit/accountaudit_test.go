@@ -1,0 +1,127 @@
+package accountaudit
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const acct = "123456789012"
+
+func roleARN(name string) string { return "arn:aws:iam::" + acct + ":role/" + name }
+func fnARN(name string) string   { return "arn:aws:lambda:eu-central-1:" + acct + ":function:" + name }
+func logARN(group string) string {
+	return "arn:aws:logs:eu-central-1:" + acct + ":log-group:" + group + ":*"
+}
+
+func policy(statements ...string) string {
+	return `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+}
+
+func allow(action string, resources ...string) string {
+	return fmt.Sprintf(`{"Effect":"Allow","Action":[%q],"Resource":["%s"]}`, action, strings.Join(resources, `","`))
+}
+
+// healthy is an account in which two self-hosted stacks (a and b), each
+// with a function, are built as the function composes them, with egress.
+func healthy() (Account, []Stack) {
+	var a Account
+	var stacks []Stack
+	for i, name := range []string{"a", "b"} {
+		sgIngress, sgAdmin := "sg-"+name+"1", "sg-"+name+"2"
+		a.Instances = append(a.Instances, Instance{ID: "i-" + name, SubnetID: "subnet-" + name, Groups: []string{sgIngress, sgAdmin},
+			ProfileARN: "arn:aws:iam::" + acct + ":instance-profile/" + name + "-profile"})
+		a.Subnets = append(a.Subnets, Subnet{ID: "subnet-" + name, Routes: []Route{{"10.0.0.0/16", "local"}, {anywhere, "nat-" + name}}})
+		all := []Rule{{Protocol: "-1", FromPort: -1, ToPort: -1, CIDRs: []string{anywhere}}}
+		a.SecurityGroups = append(a.SecurityGroups,
+			SecurityGroup{ID: sgIngress, Ingress: []Rule{{Protocol: "tcp", FromPort: 8080, ToPort: 8080, Groups: []string{sgIngress}}}, Egress: all},
+			SecurityGroup{ID: sgAdmin, Ingress: []Rule{{Protocol: "tcp", FromPort: 9070, ToPort: 9070, Groups: []string{sgAdmin}}}, Egress: all})
+		a.InstanceProfiles = append(a.InstanceProfiles, InstanceProfile{ARN: a.Instances[i].ProfileARN, Roles: []string{roleARN(name + "-instance-role")}})
+		fn := name + "-fn-greeter"
+		a.Functions = append(a.Functions, Function{Name: fn, ARN: fnARN(fn), Role: roleARN(fn + "-role")})
+		a.LogGroups = append(a.LogGroups, LogGroup{Name: "/restate/" + name, ARN: logARN("/restate/" + name)})
+		group := strings.TrimSuffix(logARN("/restate/"+name), ":*")
+		a.Roles = append(a.Roles,
+			Role{Name: name + "-instance-role", ARN: roleARN(name + "-instance-role"),
+				Trust:    policy(`{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole"]}`),
+				Attached: []string{"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+				Inline: map[string]string{"p": policy(allow("sts:AssumeRole", roleARN(name+"-invoker-role")),
+					allow("logs:CreateLogStream", group+":*"), allow("logs:PutLogEvents", group+":*"))}},
+			Role{Name: name + "-invoker-role", ARN: roleARN(name + "-invoker-role"),
+				Trust:  policy(`{"Effect":"Allow","Principal":{"AWS":"` + roleARN(name+"-instance-role") + `"},"Action":["sts:AssumeRole"]}`),
+				Inline: map[string]string{"invoke-grant": policy(allow("lambda:InvokeFunction", fnARN(fn), fnARN(fn)+":*"))}},
+			Role{Name: fn + "-role", ARN: roleARN(fn + "-role"),
+				Trust: policy(`{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"]}`),
+				Inline: map[string]string{"logs": policy(allow("logs:PutLogEvents",
+					"arn:aws:logs:eu-central-1:"+acct+":log-group:/aws/lambda/"+fn+":*"))}})
+		stacks = append(stacks, Stack{Name: name, InvokerRole: name + "-invoker-role",
+			Host: &Host{InstanceID: "i-" + name, IngressPort: 8080, AdminPort: 9070, IngressSources: []string{sgIngress}, AdminSources: []string{sgAdmin},
+				InstanceRole: name + "-instance-role", LogGroup: "/restate/" + name},
+			Functions: []StackFunction{{Name: fn, ExecRole: fn + "-role"}}})
+	}
+	env := "env_201hd7bh2yrxzmy6h1eqdfhx7g"
+	a.Roles = append(a.Roles, Role{Name: "c-invoker-role", ARN: roleARN("c-invoker-role"), Trust: policy(
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:AssumeRole"],"Condition":{"StringEquals":{"sts:ExternalId":"`+env+`","aws:PrincipalArn":"`+restateCloudRoleARN+`"}}}`,
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:TagSession"]}`)})
+	stacks = append(stacks, Stack{Name: "c", Cloud: &Cloud{Role: "c-invoker-role", EnvironmentID: env}})
+	return a, stacks
+}
+
+func TestHealthyAccountHasNoFindings(t *testing.T) {
+	a, stacks := healthy()
+	for _, f := range Audit(a, stacks) {
+		t.Error(f)
+	}
+}
+
+// TestBrokenStacks: each flaw is found, and its finding names the flow, the
+// identity and the resource.
+func TestBrokenStacks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		breakIt func(a *Account)
+		want    []string
+	}{
+		{"a policy on the wrong log group", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], "/restate/a", "/restate/other")
+		}, []string{`a: flow "host -> its log group": role a-instance-role -> arn:aws:logs:eu-central-1:123456789012:log-group:/restate/a:log-stream:i-0example: logs:PutLogEvents denied, want allowed`}},
+		{"a policy that also writes the other stack's logs", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], "log-group:/restate/a:*", "log-group:/restate/*")
+		}, []string{`a: flow "host -> its log group": role a-instance-role -> arn:aws:logs:eu-central-1:123456789012:log-group:/restate/b:log-stream:i-0example: logs:PutLogEvents allowed, want denied`}},
+		{"no egress (what provider-aws leaves of a group without rules)", func(a *Account) {
+			a.SecurityGroups[0].Egress, a.SecurityGroups[1].Egress = nil, nil
+		}, []string{`a: flow "host -> internet": instance i-a -> 0.0.0.0/0:443: no egress rule`}},
+		{"an admin port open to the world", func(a *Account) {
+			a.SecurityGroups[1].Ingress[0].CIDRs = []string{anywhere}
+		}, []string{`a: flow "registration -> admin API": port 9070 -> instance i-a: the admin port is open to the world`}},
+		{"an invoker that may invoke any function of the account", func(a *Account) {
+			a.Roles[1].Inline["invoke-grant"] = policy(allow("lambda:InvokeFunction", "arn:aws:lambda:eu-central-1:"+acct+":function:*"))
+		}, []string{`a: flow "invoker -> Lambda": role a-invoker-role -> arn:aws:lambda:eu-central-1:123456789012:function:b-fn-greeter: lambda:InvokeFunction allowed, want denied`}},
+		{"a Cloud trust without the external id", func(a *Account) {
+			r := &a.Roles[len(a.Roles)-1]
+			r.Trust = policy(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:AssumeRole"]}`)
+		}, []string{`c: flow "Restate Cloud -> invoker role": arn:aws:sts::654654156625:assumed-role/RestateCloud/restate -> role c-invoker-role: sts:AssumeRole with map[aws:PrincipalArn:arn:aws:iam::654654156625:role/RestateCloud] allowed, want denied`}},
+		{"a wildcard no one can evaluate", func(a *Account) {
+			a.Roles[1].Inline["invoke-grant"] = policy(allow("lambda:*", fnARN("a-fn-greeter")))
+		}, []string{`a: flow "invoker -> Lambda": role a-invoker-role -> policy invoke-grant: cannot be evaluated`}},
+		{"another managed policy", func(a *Account) {
+			a.Roles[0].Attached = append(a.Roles[0].Attached, "arn:aws:iam::aws:policy/AdministratorAccess")
+		}, []string{`a: flow "managed policies": role a-instance-role -> arn:aws:iam::aws:policy/AdministratorAccess`}},
+	} {
+		a, stacks := healthy()
+		tc.breakIt(&a)
+		var got []string
+		for _, f := range Audit(a, stacks) {
+			got = append(got, f.String())
+		}
+		for _, w := range tc.want {
+			found := false
+			for _, g := range got {
+				found = found || strings.HasPrefix(g, w)
+			}
+			if !found {
+				t.Errorf("%s: no finding %q in %q", tc.name, w, got)
+			}
+		}
+	}
+}

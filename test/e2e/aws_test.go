@@ -1,0 +1,226 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The emulated AWS account: moto (the machine image's moto_server, with
+// one fidelity fix, test/e2e/moto/server.py) stands in for AWS itself, and
+// the real provider-aws v0.58.0 builds every stack in it. moto runs no
+// Lambda code and no EC2 user data: registration Jobs of Lambda services
+// and self-hosted servers stay simulated by the kubelet stand-in.
+
+// mustMoto is the moto the machine image has; the test names what is
+// missing rather than failing later.
+const mustMoto = "5."
+
+// startMoto runs moto on a free loopback port and returns its endpoint.
+func startMoto(t *testing.T, b *box) string {
+	t.Helper()
+	server := filepath.Join(repo, "test", "e2e", "moto", "server.py")
+	out, err := exec.Command("python3", server, "--version").Output()
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), mustMoto) {
+		t.Fatalf("the end-to-end test needs Python 3 with moto %sx (and boto3), as the machine image has: python3 %s --version gave %q, %v",
+			mustMoto, server, out, err)
+	}
+	port := freePort(t)
+	b.start("moto", []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, "python3", server, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	eventually(t, time.Minute, "moto", func() string {
+		rsp, err := http.Get(endpoint + "/moto-api/")
+		if err != nil {
+			return err.Error()
+		}
+		rsp.Body.Close()
+		return ""
+	})
+	return endpoint
+}
+
+// account runs test/e2e/moto/account.py and decodes its JSON answer.
+func account(t *testing.T, endpoint string, into any, args ...string) {
+	t.Helper()
+	cmd := exec.Command("python3", append([]string{filepath.Join(repo, "test", "e2e", "moto", "account.py"), endpoint}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("account.py %s: %s", strings.Join(args, " "), msg)
+	}
+	if err := json.Unmarshal(out, into); err != nil {
+		t.Fatalf("account.py %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// startProviderAWS installs all of provider-aws's CRDs (it starts a
+// controller for each), ProviderConfigs for the examples that point at
+// moto, and runs the provider.
+func (b *box) startProviderAWS(endpoint string) {
+	t := b.t
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(bin(t, "PROVIDER_AWS_CRDS"), "*.yaml"))
+	b.applyCRDs(files)
+	b.apply(`apiVersion: v1
+kind: Secret
+metadata: {name: aws-credentials, namespace: crossplane-system}
+stringData:
+  credentials: |
+    [default]
+    aws_access_key_id = AKIAEXAMPLE
+    aws_secret_access_key = e2e
+`)
+	for _, name := range []string{"default", "team-a"} {
+		b.apply(fmt.Sprintf(`apiVersion: aws.crossplane.io/v1beta1
+kind: ProviderConfig
+metadata: {name: %s}
+spec:
+  credentials:
+    source: Secret
+    secretRef: {namespace: crossplane-system, name: aws-credentials, key: credentials}
+  endpoint:
+    hostnameImmutable: true
+    source: Custom
+    url: {type: Static, static: %q}
+`, name, endpoint))
+	}
+	b.start("provider-aws", []string{"KUBECONFIG=" + b.kubeconfig}, bin(t, "PROVIDER_AWS"), "--debug", "--poll=20s")
+}
+
+// applyCRDs applies CRDs as their package would install them, without
+// conversion webhooks (no provider pod serves them here).
+func (b *box) applyCRDs(files []string) {
+	t := b.t
+	t.Helper()
+	var stream strings.Builder
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crd := map[string]any{}
+		if err := yaml.Unmarshal(raw, &crd); err != nil {
+			t.Fatal(err)
+		}
+		if spec, ok := crd["spec"].(map[string]any); ok {
+			delete(spec, "conversion")
+		}
+		out, err := yaml.Marshal(crd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream.WriteString("---\n")
+		stream.Write(out)
+	}
+	f := filepath.Join(b.dir, "crds.yaml")
+	write(t, f, stream.String())
+	b.must("apply", "--server-side", "-f", f)
+	b.must("wait", "--for=condition=Established", "--timeout=2m", "-f", f)
+}
+
+// prepareClaim makes an example claim real for the emulated account: its
+// Lambda code exists in moto's S3 (an object version the claim names is
+// replaced by moto's own), and an existing network it names is created
+// first (moto makes up its own ids). It returns the claim to apply and the
+// ids of what it created, which are the platform's, not the stack's.
+func prepareClaim(t *testing.T, endpoint, file string) (claim string, platform []string) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim = string(raw)
+	var c struct {
+		Spec struct {
+			Region      string `json:"region"`
+			Environment struct {
+				SelfHosted *struct {
+					Network struct {
+						Existing *struct {
+							VPCID    string `json:"vpcId"`
+							SubnetID string `json:"subnetId"`
+						} `json:"existing"`
+					} `json:"network"`
+				} `json:"selfHosted"`
+			} `json:"environment"`
+			Services []struct {
+				Lambda *struct {
+					Code struct {
+						S3 *struct {
+							Bucket, Key, ObjectVersion string
+						} `json:"s3"`
+					} `json:"code"`
+				} `json:"lambda"`
+			} `json:"services"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	region := c.Spec.Region
+	if region == "" {
+		region = "eu-central-1" // the Composition's default
+	}
+	keys := map[string][]string{}
+	for _, s := range c.Spec.Services {
+		if s.Lambda != nil && s.Lambda.Code.S3 != nil {
+			keys[s.Lambda.Code.S3.Bucket] = append(keys[s.Lambda.Code.S3.Bucket], s.Lambda.Code.S3.Key)
+		}
+	}
+	for bucket, ks := range keys {
+		versions := map[string]string{}
+		account(t, endpoint, &versions, append([]string{"seed-code", region, bucket}, ks...)...)
+		for _, s := range c.Spec.Services {
+			if s3 := s.Lambda; s3 != nil && s3.Code.S3 != nil && s3.Code.S3.ObjectVersion != "" {
+				claim = strings.ReplaceAll(claim, s3.Code.S3.ObjectVersion, versions[s3.Code.S3.Key])
+			}
+		}
+	}
+	if sh := c.Spec.Environment.SelfHosted; sh != nil && sh.Network.Existing != nil {
+		var n struct {
+			VPCID    string   `json:"vpcId"`
+			SubnetID string   `json:"subnetId"`
+			IDs      []string `json:"ids"`
+		}
+		account(t, endpoint, &n, "network", region)
+		claim = strings.NewReplacer(sh.Network.Existing.VPCID, n.VPCID, sh.Network.Existing.SubnetID, n.SubnetID).Replace(claim)
+		platform = n.IDs
+	}
+	return claim, platform
+}
+
+// inventory is what the emulated account holds, as "kind id" lines, less
+// what the platform created.
+func inventory(t *testing.T, endpoint string, platform []string) []string {
+	t.Helper()
+	var inv map[string][]string
+	account(t, endpoint, &inv, "inventory", "eu-central-1", "eu-west-1", "us-east-1")
+	skip := map[string]bool{}
+	for _, id := range platform {
+		skip[id] = true
+	}
+	var out []string
+	for kind, ids := range inv {
+		for _, id := range ids {
+			if !skip[id] {
+				out = append(out, kind+" "+id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
