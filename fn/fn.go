@@ -144,6 +144,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
+	parts, held := gate(parts, observed)
 	ours, err := stamp(s, parts)
 	if err != nil {
 		response.Fatal(rsp, fmt.Errorf("cannot compose resources: %w", err))
@@ -176,7 +177,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	}
 
 	// Report.
-	rep := report(s, view, plan, ours, ownersOf(parts, plan), observed)
+	rep := report(s, view, plan, ours, ownersOf(parts, plan), held, observed)
 	if err := setStatus(req, rsp, rep.status); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil

@@ -152,3 +152,12 @@ func observedReady(key, apiVersion, kind string, atProvider map[string]any) *uns
 	u.SetAnnotations(map[string]string{"crossplane.io/composition-resource-name": key})
 	return u
 }
+
+// composeHost composes a stack until it settles, every resource observed
+// ready round by round, so that the instance, which waits for its network
+// and identity (see gate), is composed.
+func composeHost(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy) map[string]*unstructured.Unstructured {
+	t.Helper()
+	d, _ := settle(t, xr, in, nil)
+	return d
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
@@ -80,5 +81,11 @@ func buildHost(s *stack, at placement, fp *field.Path, userData userDataFunc) (p
 	if err != nil {
 		return part{}, err
 	}
-	return part{key: keyInstancePrefix + hashOf(string(launch)), mr: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}}, nil
+	// Boot order: the instance boots once, and its bootstrap pulls images
+	// and writes logs at once. It is first created only once its way out
+	// (the subnet, its routes, the egress rule; a public subnet's public
+	// addresses are set after the subnet is created) and its identity and
+	// log-write permission exist.
+	needs := append(slices.Clone(at.path), keyEgressRule, keyInstanceProfile, keyInstanceRolePolicy, keyLogGroup)
+	return part{key: keyInstancePrefix + hashOf(string(launch)), mr: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}, needs: needs}, nil
 }

@@ -19,6 +19,7 @@ const (
 	keyAdminGroup        = "security-group-admin"
 	keyIngressRule       = "security-group-rule-ingress"
 	keyAdminRule         = "security-group-rule-admin"
+	keyEgressRule        = "security-group-rule-egress"
 	keyAdminAccessPrefix = "security-group-rule-admin-from-"
 
 	// The host's identity, and the role Restate invokes Lambda with.

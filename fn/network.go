@@ -16,6 +16,9 @@ type placement struct {
 	SubnetID  *string
 	VPCRef    *xpv1.Reference
 	VPCID     *string
+	// path is what the stack composes for the host's way out: its subnet,
+	// the subnet's route table and, for a private subnet, the NAT gateway.
+	path []string
 }
 
 // buildNetwork composes a new VPC when the stack has none: a public subnet
@@ -58,7 +61,7 @@ func buildNetwork(s *stack) ([]part, placement) {
 		{key: keyPublicRouteTable, mr: publicRoutes},
 	}
 	if sh.Public() {
-		return parts, placement{SubnetRef: ref(keyPublicSubnet), VPCRef: vpcRef}
+		return parts, placement{SubnetRef: ref(keyPublicSubnet), VPCRef: vpcRef, path: []string{keyPublicSubnet, keyPublicRouteTable}}
 	}
 
 	eip := &ec2.Address{Spec: ec2.AddressSpec{ForProvider: ec2.AddressParameters{Domain: ptr.To("vpc")}}}
@@ -83,7 +86,7 @@ func buildNetwork(s *stack) ([]part, placement) {
 		part{key: keyPrivateSubnet, mr: private},
 		part{key: keyPrivateRouteTable, mr: privateRoutes},
 	)
-	return parts, placement{SubnetRef: ref(keyPrivateSubnet), VPCRef: vpcRef}
+	return parts, placement{SubnetRef: ref(keyPrivateSubnet), VPCRef: vpcRef, path: []string{keyPrivateSubnet, keyPrivateRouteTable, keyNATGateway}}
 }
 
 // buildSecurityGroups composes the ingress and admin groups the host is a
@@ -124,12 +127,21 @@ func buildSecurityGroups(s *stack, at placement) []part {
 	}
 	admin := rule(keyAdminGroup, adminPort, "Restate admin API from members of this group")
 	admin.Spec.ForProvider.SourceSecurityGroupIDRef = &xpv1.Reference{Name: awsName(s.Name, keyAdminGroup)}
+	// provider-aws revokes a new group's default egress, so the host has
+	// none unless a rule gives it. It needs HTTPS to its image registries,
+	// SSM, CloudWatch Logs, STS, Lambda and X-Ray, and HTTP services on
+	// their own ports: all egress, as the CDK allows. Protocol -1 with ports
+	// -1 is how EC2 reports such a rule, so the provider sees it up to date.
+	egress := rule(keyIngressGroup, -1, "Restate host egress: registries, AWS APIs, Lambda and HTTP services")
+	egress.Spec.ForProvider.Type, egress.Spec.ForProvider.Protocol = ptr.To("egress"), ptr.To("-1")
+	egress.Spec.ForProvider.CidrBlock = ptr.To(anywhere)
 
 	return []part{
 		{key: keyIngressGroup, mr: group(keyIngressGroup, "Restate ingress of stack "+s.Name)},
 		{key: keyAdminGroup, mr: group(keyAdminGroup, "Restate admin API of stack "+s.Name)},
 		{key: keyIngressRule, mr: ingress},
 		{key: keyAdminRule, mr: admin},
+		{key: keyEgressRule, mr: egress},
 	}
 }
 

@@ -361,7 +361,7 @@ func TestParity(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			d := compose(t, newXR(tc.xr), newPolicy())
+			d := composeHost(t, newXR(tc.xr), newPolicy())
 			tc.check(t, d, hostOf(t, d))
 		})
 	}

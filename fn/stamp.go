@@ -38,6 +38,38 @@ type part struct {
 	name string
 	// owner says what the part is for (see ownedBy).
 	owner owner
+	// needs are the keys of resources that must be observed ready before
+	// the part is first composed (see gate).
+	needs []string
+}
+
+// heldPart is a part gate holds back, and what it waits for.
+type heldPart struct {
+	part
+	waitsFor []string
+}
+
+// gate holds back the parts whose needs are not all observed ready yet,
+// and says, for each held, what it waits for. A part that exists is never
+// held back, whatever its needs do: withdrawn from the desired state,
+// Crossplane would delete it.
+func gate(parts []part, obs observed) (composed []part, held []heldPart) {
+	for _, p := range parts {
+		var missing []string
+		if _, exists := obs[p.key]; !exists {
+			for _, n := range p.needs {
+				if !obs.ready(n) {
+					missing = append(missing, n)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			held = append(held, heldPart{part: p, waitsFor: missing})
+			continue
+		}
+		composed = append(composed, p)
+	}
+	return composed, held
 }
 
 // stamp gives every part what all of a stack's resources share (object

@@ -81,9 +81,12 @@ type stackReport struct {
 }
 
 // report derives the stack's status from what is observed.
-func report(s *stack, v stackView, plan registrationPlan, desired map[resource.Name]*resource.DesiredComposed, owners map[string]owner, obs observed) stackReport {
+func report(s *stack, v stackView, plan registrationPlan, desired map[resource.Name]*resource.DesiredComposed, owners map[string]owner, held []heldPart, obs observed) stackReport {
 	notYet := notReady(desired)
 	r := stackReport{waiting: map[concern][]string{}}
+	for _, h := range held {
+		r.waiting[h.owner.concern] = append(r.waiting[h.owner.concern], h.key+" (after "+strings.Join(h.waitsFor, ", ")+")")
+	}
 	busy := map[string]bool{}
 	for _, key := range notYet {
 		o := owners[key]

@@ -31,7 +31,7 @@ func TestReadinessAndURLs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			xr := newXR(func(xr *v1alpha1.XRestateStack) { tc.sh(xr.Spec.Environment.SelfHosted) })
-			first := compose(t, xr, newPolicy())
+			first := composeHost(t, xr, newPolicy())
 			instKey, _ := instanceOf(t, first)
 
 			// Nothing observed: nothing ready, no URLs.
@@ -97,7 +97,7 @@ func TestAccountFromObservedARN(t *testing.T) {
 // replaces it); what it can, such as tags, does not.
 func TestInstanceReplacedOnLaunchChanges(t *testing.T) {
 	key := func(m ...func(*v1alpha1.XRestateStack)) string {
-		k, _ := instanceOf(t, compose(t, newXR(m...), newPolicy()))
+		k, _ := instanceOf(t, composeHost(t, newXR(m...), newPolicy()))
 		return k
 	}
 	base := key()

@@ -25,7 +25,7 @@ var hostile = []string{
 // reaches the host and checks that each arrives byte for byte in its own
 // file, while the script that runs is the same as for harmless values.
 func TestHostileValuesStayInert(t *testing.T) {
-	baseline := hostOf(t, compose(t, newXR(), newPolicy())).Script
+	baseline := hostOf(t, composeHost(t, newXR(), newPolicy())).Script
 	for _, v := range hostile {
 		t.Run(v, func(t *testing.T) {
 			xr := newXR(func(xr *v1alpha1.XRestateStack) {
@@ -37,7 +37,7 @@ func TestHostileValuesStayInert(t *testing.T) {
 					s.Config.Environment = map[string]string{"HOSTILE": v}
 				}
 			})
-			h := hostOf(t, compose(t, xr, newPolicy()))
+			h := hostOf(t, composeHost(t, xr, newPolicy()))
 			if h.Script != baseline {
 				t.Errorf("the script changed with a claim value:\n%s", h.Script)
 			}
@@ -54,7 +54,7 @@ func TestHostileValuesStayInert(t *testing.T) {
 				s.Config.Override = "cluster-name = 'x'\n" + v
 				s.TLS = v1alpha1.TLSSpec{Termination: v1alpha1.TLSSelfSigned, NginxConfigOverride: v}
 			})
-			h = hostOf(t, compose(t, xr, newPolicy()))
+			h = hostOf(t, composeHost(t, xr, newPolicy()))
 			want(t, fileOnHost(t, h, "restate.toml"), "cluster-name = 'x'\n"+v)
 			want(t, fileOnHost(t, h, "nginx.conf"), v)
 			wantNotContains(t, h.Script, v)
@@ -63,14 +63,14 @@ func TestHostileValuesStayInert(t *testing.T) {
 }
 
 func TestUserDataCompressedOnlyWhenNeeded(t *testing.T) {
-	h := hostOf(t, compose(t, newXR(), newPolicy()))
+	h := hostOf(t, composeHost(t, newXR(), newPolicy()))
 	if h.Compressed {
 		t.Error("small user data was compressed")
 	}
 	big := newXR(func(xr *v1alpha1.XRestateStack) {
 		xr.Spec.Environment.SelfHosted.Config.Override = strings.Repeat("# a long, repetitive config comment\n", 400)
 	})
-	h = hostOf(t, compose(t, big, newPolicy()))
+	h = hostOf(t, composeHost(t, big, newPolicy()))
 	if !h.Compressed {
 		t.Error("user data over 16 KiB was not compressed")
 	}
@@ -90,7 +90,7 @@ func TestRestateAcceptsConfig(t *testing.T) {
 		xr.Spec.Environment.SelfHosted.Config = v1alpha1.RestateConfigSpec{ClusterName: "payments", BootstrapNumPartitions: 12, RocksDBTotalMemorySize: "1 GiB"}
 		xr.Spec.Environment.SelfHosted.Tracing.Mode = v1alpha1.TracingAWSXRay
 	})
-	h := hostOf(t, compose(t, xr, newPolicy()))
+	h := hostOf(t, composeHost(t, xr, newPolicy()))
 	cfg := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfg, []byte(fileOnHost(t, h, "restate.toml")), 0o600); err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestScriptParses(t *testing.T) {
 				xr.Spec.Environment.SelfHosted.Tracing.Mode = tracing
 			})
 			script := filepath.Join(t.TempDir(), "bootstrap.sh")
-			if err := os.WriteFile(script, []byte(hostOf(t, compose(t, xr, newPolicy())).Script), 0o600); err != nil {
+			if err := os.WriteFile(script, []byte(hostOf(t, composeHost(t, xr, newPolicy())).Script), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {
