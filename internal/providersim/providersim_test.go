@@ -1,12 +1,16 @@
 package providersim
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
+	"github.com/restate-crossplane/function-restate-stack/internal/yamldocs"
 )
 
 // TestObservesEveryComposedKind: the stand-in reports, for every kind the
@@ -46,4 +50,48 @@ func ready(u *unstructured.Unstructured, condition string) bool {
 		}
 	}
 	return false
+}
+
+// TestReportsOnlyWhatTheProviderReports: for every provider-aws resource
+// the example renders compose (the goldens), the stand-in reports only
+// status fields, of the same types, that the real provider reported in the
+// end-to-end test (testdata/provider-shapes.json, which make e2e records).
+func TestReportsOnlyWhatTheProviderReports(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "provider-shapes.json"))
+	if err != nil {
+		t.Fatalf("%v: make e2e records it", err)
+	}
+	var real Shapes
+	if err := json.Unmarshal(raw, &real); err != nil {
+		t.Fatal(err)
+	}
+	goldens, _ := filepath.Glob(filepath.Join("..", "..", "test", "golden", "*", "settled.yaml"))
+	if len(goldens) == 0 {
+		t.Fatal("no golden renders to take resources from")
+	}
+	ours := Shapes{}
+	for _, g := range goldens {
+		b, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := yamldocs.Split(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range docs {
+			k, ok := kinds.Of(u.GroupVersionKind())
+			if !ok || !k.AWS {
+				continue
+			}
+			delete(u.Object, "status")
+			if err := Observe(u); err != nil {
+				t.Fatal(err)
+			}
+			ours.Add(k.Kind, u.Object)
+		}
+	}
+	for _, m := range ours.Missing(real) {
+		t.Error(m)
+	}
 }

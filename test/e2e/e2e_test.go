@@ -100,6 +100,10 @@ func TestControlPlaneInABox(t *testing.T) {
 		auditAccount(t, b, moto, refs)
 	})
 
+	t.Run("the provider's status shapes are what the render's stand-in is held to", func(t *testing.T) {
+		recordShapes(t, b)
+	})
+
 	t.Run("the self-hosted claim is Ready with its URLs in kubectl get", func(t *testing.T) {
 		out := b.must("-n", "team-a", "get", "restatestack", "minimal")
 		if !strings.Contains(out, "ADMIN") || !strings.Contains(out, ":9070") || !strings.Contains(out, ":8080") || !strings.Contains(out, "True") {
@@ -304,15 +308,9 @@ func TestControlPlaneInABox(t *testing.T) {
 			for _, k := range kinds.All {
 				resources = append(resources, strings.TrimSuffix(k.Resource+"."+k.Group, "."))
 			}
-			out, _ := b.kubectl("get", "xrestatestacks,"+strings.Join(resources, ","), "-A", "-l", "!kubernetes.io/bootstrapping", "-o", "name")
-			var left []string
-			for _, l := range strings.Fields(out) {
-				// Namespaces' own default service accounts and CA ConfigMaps.
-				if !strings.HasSuffix(l, "/default") && !strings.HasSuffix(l, "/kube-root-ca.crt") && !strings.Contains(l, "crossplane") {
-					left = append(left, l)
-				}
-			}
-			return strings.Join(left, " ")
+			composites, _ := b.kubectl("get", "xrestatestacks", "-o", "name")
+			composed, _ := b.kubectl("get", strings.Join(resources, ","), "-A", "-l", "crossplane.io/claim-name", "-o", "name")
+			return strings.TrimSpace(composites + composed)
 		})
 		// selfhosted-full keeps its data volume and log group (removal
 		// policy Retain); nothing else of any stack stays.

@@ -68,7 +68,7 @@ spec:
 
 	var revision string
 	eventually(t, 2*time.Minute, "the FunctionRevision", func() string {
-		out, err := b.kubectl("get", "functionrevisions", "-l", "pkg.crossplane.io/package="+functionName, "-o", "jsonpath={.items[0].metadata.name}")
+		out, err := b.kubectl("get", "functionrevisions.pkg.crossplane.io", "-l", "pkg.crossplane.io/package="+functionName, "-o", "jsonpath={.items[0].metadata.name}")
 		if err != nil || out == "" {
 			return fmt.Sprintf("none yet (%v)", err)
 		}
@@ -96,11 +96,11 @@ data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
 `, secret, b64(certPEM), b64(keyPEM), b64(caCert)))
 	port := freePort(t)
 	b.start("function", nil, bin(t, "FUNCTION"), "serve", "--address", fmt.Sprintf("127.0.0.1:%d", port), "--tls-certs-dir", dir)
-	b.must("patch", "functionrevision", revision, "--subresource=status", "--type=merge", "-p",
+	b.must("patch", "functionrevisions.pkg.crossplane.io", revision, "--subresource=status", "--type=merge", "-p",
 		fmt.Sprintf(`{"status":{"tlsServerSecretName":%q,"endpoint":"dns:///localhost:%d"}}`, secret, port))
 	// And the runtime reports its health, as the runtime controller would.
 	eventually(t, time.Minute, "the runtime's health on the revision", func() string {
-		_, err := b.kubectl("patch", "functionrevision", revision, "--subresource=status", "--type=json", "-p",
+		_, err := b.kubectl("patch", "functionrevisions.pkg.crossplane.io", revision, "--subresource=status", "--type=json", "-p",
 			fmt.Sprintf(`[{"op":"add","path":"/status/conditions/-","value":{"type":"RuntimeHealthy","status":"True","reason":"HealthyPackageRuntime","lastTransitionTime":%q}}]`,
 				time.Now().UTC().Format(time.RFC3339)))
 		if err != nil {
@@ -109,10 +109,10 @@ data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
 		return ""
 	})
 	eventually(t, 2*time.Minute, "the Function to be healthy", func() string {
-		out, _ := b.kubectl("get", "function", functionName, "-o", `jsonpath={.status.conditions[?(@.type=="Healthy")].status}`)
+		out, _ := b.kubectl("get", "functions.pkg.crossplane.io", functionName, "-o", `jsonpath={.status.conditions[?(@.type=="Healthy")].status}`)
 		if out != "True" {
-			rev, _ := b.kubectl("get", "functionrevisions", "-o", `jsonpath={.items[*].status}`)
-			fn, _ := b.kubectl("get", "function", functionName, "-o", `jsonpath={.status}`)
+			rev, _ := b.kubectl("get", "functionrevisions.pkg.crossplane.io", "-o", `jsonpath={.items[*].status}`)
+			fn, _ := b.kubectl("get", "functions.pkg.crossplane.io", functionName, "-o", `jsonpath={.status}`)
 			return "Healthy=" + out + "; function: " + fn + "; revision: " + rev
 		}
 		return ""
