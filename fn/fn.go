@@ -187,7 +187,11 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	if len(s.Services) > 0 {
 		readiness(rsp, ConditionServicesReady, rep.waiting[concernServices])
 		if len(rep.unregistered) > 0 {
-			response.ConditionFalse(rsp, ConditionRegistered, "Registering").WithMessage(strings.Join(rep.unregistered, "; ")).TargetCompositeAndClaim()
+			reason := "Registering"
+			if plan.noPath {
+				reason = "NoAdminPath"
+			}
+			response.ConditionFalse(rsp, ConditionRegistered, reason).WithMessage(strings.Join(rep.unregistered, "; ")).TargetCompositeAndClaim()
 		} else {
 			response.ConditionTrue(rsp, ConditionRegistered, "Registered").TargetCompositeAndClaim()
 		}

@@ -49,7 +49,15 @@ type registrationPlan struct {
 	jobs map[string]string
 	// waiting says, per service, why it has no Job yet.
 	waiting map[string]string
+	// noPath: the cluster has no declared path to a self-hosted admin API.
+	noPath bool
 }
+
+// noAdminPath is what a self-hosted stack's services wait for when the
+// platform declares no way from the cluster to the admin API.
+const noAdminPath = "a network path from the cluster to the self-hosted admin API, which the platform does not declare: " +
+	"set the Composition's StackPolicy input registration.adminAccess (the cluster's security group ids, or its CIDR blocks), " +
+	"or a registration.adminUrl the cluster reaches; until then no registration Job is composed"
 
 // buildRegistration composes, per service, a Job that registers it once
 // its endpoint is known (the function observed ready, with its ARN and
@@ -76,6 +84,11 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 		}
 		target, why := registrationTarget(s, svc, desired, obs)
 		switch {
+		case s.SelfHosted != nil && svc.Registration.AdminURL == "" && !s.Registration.AdminAccess.Declared():
+			// A Job could only fail, twenty minutes of health checks later.
+			plan.waiting[svc.Name] = noAdminPath
+			plan.noPath = true
+			continue
 		case admin == "":
 			plan.waiting[svc.Name] = "the environment's admin URL"
 			continue

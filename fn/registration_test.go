@@ -457,3 +457,27 @@ func TestOutputIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAdminPathNoJob: a self-hosted admin API the platform declares no
+// path to gets no Job (it could only fail after twenty minutes of health
+// checks); the claim says which StackPolicy field to set. A registration
+// admin URL the cluster reaches is a path.
+func TestNoAdminPathNoJob(t *testing.T) {
+	xr := newXR(withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
+	d, obs := settle(t, xr, newPolicy(), nil)
+	if jobs := keysWithPrefix(d, keyRegisterPrefix); len(jobs) > 0 {
+		t.Errorf("Jobs %v without a path to the admin API", jobs)
+	}
+	rsp := run(t, newRequest(t, xr, newPolicy(), obs...))
+	c := conditionOf(rsp, ConditionRegistered)
+	if c.GetStatus() != fnv1.Status_STATUS_CONDITION_FALSE || c.GetReason() != "NoAdminPath" || !strings.Contains(c.GetMessage(), "StackPolicy input registration.adminAccess") {
+		t.Errorf("Registered = %v, want False, NoAdminPath, naming registration.adminAccess", c)
+	}
+
+	private := httpService("orders", "http://orders:9080")
+	private.Registration.AdminURL = "http://restate.internal.example.com:9070"
+	d, _ = settle(t, newXR(withServices(private), inNamespace("team-a")), newPolicy(), nil)
+	if len(keysWithPrefix(d, keyRegisterPrefix+"orders-")) != 2 {
+		t.Error("no Job with a registration admin URL the cluster reaches")
+	}
+}

@@ -151,3 +151,8 @@ type AdminAccess struct {
 	// +optional
 	CIDRBlocks []string `json:"cidrBlocks,omitempty"`
 }
+
+// Declared says whether the platform declares any path to the admin API.
+func (a AdminAccess) Declared() bool {
+	return len(a.SourceSecurityGroupIDs) > 0 || len(a.CIDRBlocks) > 0
+}
