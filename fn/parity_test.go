@@ -220,7 +220,13 @@ func TestParity(t *testing.T) {
 				c := restateTOML(t, h)
 				want(t, c["cluster-name"], "demo-x7k2p")
 				wantNumber(t, c["default-num-partitions"], 4)
-				want(t, c["rocksdb-total-memory-size"], "512 MB")
+				// Sized for the default t4g.micro (1 GiB): 40 % of the
+				// 704 MiB left beside the OS (see memory.go), where the CDK
+				// sets 512 MB next to Restate's other large defaults.
+				want(t, c["rocksdb-total-memory-size"], "281 MiB")
+				admin, _ := c["admin"].(map[string]any)
+				qe, _ := admin["query-engine"].(map[string]any)
+				want(t, qe["memory-size"], "70 MiB")
 			},
 		},
 		"restateConfig: cluster name, partitions, RocksDB memory": {

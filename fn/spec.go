@@ -25,7 +25,6 @@ const (
 	defaultVolumeGiB        = 8
 	defaultVolumeType       = "gp3"
 	defaultPartitions       = 4
-	defaultRocksDBMemory    = "512 MB"
 	defaultProxyReadTimeout = 3600
 	amiParameterPrefix      = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-"
 

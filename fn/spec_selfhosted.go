@@ -20,6 +20,8 @@ type selfHosted struct {
 	CollectorImage string
 	// CLIVersion is the npm version of the restate CLIs.
 	CLIVersion string
+	// Memory is the server's memory budget for the instance type.
+	Memory memoryBudget
 }
 
 // NewVPC is true when the stack creates its own VPC.
@@ -133,9 +135,6 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 	if c.BootstrapNumPartitions < 1 || c.BootstrapNumPartitions > 65535 {
 		errs = append(errs, field.Invalid(fp.Child("config", "bootstrapNumPartitions"), c.BootstrapNumPartitions, "must be between 1 and 65535"))
 	}
-	if c.RocksDBTotalMemorySize == "" {
-		c.RocksDBTotalMemorySize = defaultRocksDBMemory
-	}
 	for _, k := range sortedKeys(c.Environment) {
 		ep := fp.Child("config", "environment").Key(k)
 		if !envNameRE.MatchString(k) {
@@ -159,6 +158,16 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 	}
 	if sh.RemovalPolicy == "" {
 		sh.RemovalPolicy = v1alpha1.RemovalDestroy
+	}
+	if c.Override == "" && instanceTypeRE.MatchString(sh.InstanceType) {
+		b, err := budgetFor(sh.InstanceType, sh.XRay(), sh.TLSEnabled())
+		if err != nil {
+			errs = append(errs, field.Invalid(fp.Child("instanceType"), sh.InstanceType, err.Error()))
+		}
+		sh.Memory = b
+		if c.RocksDBTotalMemorySize == "" {
+			c.RocksDBTotalMemorySize = mib(b.RocksDBMiB)
+		}
 	}
 	return sh, errs
 }

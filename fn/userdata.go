@@ -39,17 +39,36 @@ type restateConfig struct {
 	BootstrapNumPartitions int32         `toml:"default-num-partitions"`
 	RocksDBTotalMemorySize string        `toml:"rocksdb-total-memory-size"`
 	TracingEndpoint        string        `toml:"tracing-endpoint,omitempty"`
-	Admin                  bindAddress   `toml:"admin"`
+	Admin                  adminConfig   `toml:"admin"`
 	Ingress                bindAddress   `toml:"ingress"`
 	Bifrost                bifrostConfig `toml:"bifrost"`
+	Worker                 workerConfig  `toml:"worker"`
 }
 
 type bindAddress struct {
 	BindAddress string `toml:"bind-address"`
 }
 
+type adminConfig struct {
+	BindAddress string            `toml:"bind-address"`
+	QueryEngine queryEngineConfig `toml:"query-engine"`
+}
+
+type queryEngineConfig struct {
+	MemorySize string `toml:"memory-size"`
+}
+
 type bifrostConfig struct {
-	DefaultProvider string `toml:"default-provider"`
+	DefaultProvider       string `toml:"default-provider"`
+	RecordCacheMemorySize string `toml:"record-cache-memory-size"`
+}
+
+type workerConfig struct {
+	Invoker invokerConfig `toml:"invoker"`
+}
+
+type invokerConfig struct {
+	MemoryLimit string `toml:"memory-limit"`
 }
 
 // serverConfig renders the server's config, or the claim's whole override.
@@ -65,9 +84,11 @@ func serverConfig(sh *selfHosted) (string, error) {
 		RocksDBTotalMemorySize: c.RocksDBTotalMemorySize,
 		// Inside its container the server listens everywhere; Docker decides
 		// which host addresses reach it.
-		Admin:   bindAddress{"0.0.0.0:9070"},
+		Admin:   adminConfig{BindAddress: "0.0.0.0:9070", QueryEngine: queryEngineConfig{mib(sh.Memory.QueryEngineMiB)}},
 		Ingress: bindAddress{"0.0.0.0:8080"},
-		Bifrost: bifrostConfig{"local"},
+		// Sized for the instance type (see memory.go).
+		Bifrost: bifrostConfig{DefaultProvider: "local", RecordCacheMemorySize: mib(sh.Memory.RecordCacheMiB)},
+		Worker:  workerConfig{Invoker: invokerConfig{MemoryLimit: mib(sh.Memory.InvokerMiB)}},
 	}
 	if sh.XRay() {
 		cfg.TracingEndpoint = "http://adot-collector:4317"

@@ -107,6 +107,10 @@ func TestRestateAcceptsConfig(t *testing.T) {
 		`bind-address = "0.0.0.0:9070"`,
 		`bind-address = "0.0.0.0:8080"`,
 		`default-provider = "local"`,
+		// Sized for the default t4g.micro with the collector (memory.go).
+		`record-cache-memory-size = "57.0 MiB"`,
+		`memory-size = "57.0 MiB"`,
+		`memory-limit = "115.0 MiB"`,
 	} {
 		wantContains(t, string(out), "\n"+line+"\n")
 	}

@@ -253,7 +253,10 @@ type RestateConfigSpec struct {
 	BootstrapNumPartitions int32 `json:"bootstrapNumPartitions,omitempty"`
 
 	// RocksDBTotalMemorySize bounds RocksDB's memory, as Restate writes
-	// sizes, for example "512 MB" or "1 GiB". Defaults to "512 MB".
+	// sizes, for example "512 MB" or "1 GiB". Defaults to 40% of what the
+	// instance type leaves Restate beside the OS and the host's other
+	// containers (281 MiB on a t4g.micro); Restate's other memory settings
+	// are sized the same way.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)? ?([KMGT]i?B|B)$`
 	RocksDBTotalMemorySize string `json:"rocksdbTotalMemorySize,omitempty"`

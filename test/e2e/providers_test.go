@@ -85,31 +85,47 @@ func (p *providers) runPods() {
 	}
 	for i := range list.Items {
 		pod := &list.Items[i]
-		if p.done[pod.GetUID()] || pod.GetDeletionTimestamp() != nil {
-			continue
-		}
+		p.mu.Lock()
+		seen := p.done[pod.GetUID()]
 		p.done[pod.GetUID()] = true
-		phase, exitCode, message := "Succeeded", int64(0), ""
-		if err := p.runPod(pod); err != nil {
-			phase, exitCode, message = "Failed", 1, err.Error()
-		}
-		now := metav1.Now().UTC().Format(time.RFC3339)
-		_ = unstructured.SetNestedField(pod.Object, map[string]any{
-			"phase": phase, "startTime": now,
-			"containerStatuses": []any{map[string]any{"name": "register", "image": "register", "imageID": "", "ready": false, "restartCount": int64(0),
-				"state": map[string]any{"terminated": map[string]any{"exitCode": exitCode, "message": message, "startedAt": now, "finishedAt": now,
-					"reason": map[bool]string{true: "Completed", false: "Error"}[exitCode == 0]}}}},
-		}, "status")
-		if _, err := p.dyn.Resource(podsGVR).Namespace(pod.GetNamespace()).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-			p.done[pod.GetUID()] = false // try again
+		p.mu.Unlock()
+		if seen || pod.GetDeletionTimestamp() != nil {
 			continue
 		}
-		for _, o := range pod.GetOwnerReferences() {
-			if o.Kind == "Job" {
-				p.mu.Lock()
-				p.finished[o.Name] = time.Now()
-				p.mu.Unlock()
-			}
+		// Pods run side by side, as on nodes: a slow one (a Lambda that
+		// Restate cannot reach here) holds up no other.
+		go p.finishPod(ctx, pod)
+	}
+}
+
+// finishPod runs a Pod and sets its phase.
+func (p *providers) finishPod(ctx context.Context, pod *unstructured.Unstructured) {
+	phase, exitCode, message := "Succeeded", int64(0), ""
+	if err := p.runPod(pod); err != nil {
+		phase, exitCode, message = "Failed", 1, err.Error()
+	}
+	now := metav1.Now().UTC().Format(time.RFC3339)
+	_ = unstructured.SetNestedField(pod.Object, map[string]any{
+		"phase": phase, "startTime": now,
+		"containerStatuses": []any{map[string]any{"name": "register", "image": "register", "imageID": "", "ready": false, "restartCount": int64(0),
+			"state": map[string]any{"terminated": map[string]any{"exitCode": exitCode, "message": message, "startedAt": now, "finishedAt": now,
+				"reason": map[bool]string{true: "Completed", false: "Error"}[exitCode == 0]}}}},
+	}, "status")
+	for range 5 {
+		if _, err := p.dyn.Resource(podsGVR).Namespace(pod.GetNamespace()).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+		if fresh, err := p.dyn.Resource(podsGVR).Namespace(pod.GetNamespace()).Get(ctx, pod.GetName(), metav1.GetOptions{}); err == nil {
+			fresh.Object["status"] = pod.Object["status"]
+			pod = fresh
+		}
+	}
+	for _, o := range pod.GetOwnerReferences() {
+		if o.Kind == "Job" {
+			p.mu.Lock()
+			p.finished[o.Name] = time.Now()
+			p.mu.Unlock()
 		}
 	}
 }
