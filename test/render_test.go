@@ -204,22 +204,21 @@ func composite(t *testing.T, out []byte) *unstructured.Unstructured {
 	return nil
 }
 
-func conditionReason(u *unstructured.Unstructured, typ string) string {
-	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range cs {
-		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			s, _ := m["reason"].(string)
-			return s
-		}
-	}
-	return ""
+// condition is the status of a condition of u, conditionReason its
+// reason.
+func condition(u *unstructured.Unstructured, typ string) string {
+	return conditionField(u, typ, "status")
 }
 
-func condition(u *unstructured.Unstructured, typ string) string {
+func conditionReason(u *unstructured.Unstructured, typ string) string {
+	return conditionField(u, typ, "reason")
+}
+
+func conditionField(u *unstructured.Unstructured, typ, field string) string {
 	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range cs {
 		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			s, _ := m["status"].(string)
+			s, _ := m[field].(string)
 			return s
 		}
 	}
