@@ -208,8 +208,12 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
 			continue
 		}
-		if isReg && obs.str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" {
-			continue // never registered: nothing to remove
+		// A Job that has not reported may have registered all the same (it
+		// may still be running); only one that failed without a report is
+		// taken to have registered nothing. Deregistering what is not
+		// registered does nothing.
+		if isReg && obs.str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" {
+			continue
 		}
 		records[rec.Service] = rec
 		if isDereg && obs.ready(key) {

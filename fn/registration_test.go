@@ -481,3 +481,29 @@ func TestNoAdminPathNoJob(t *testing.T) {
 		t.Error("no Job with a registration admin URL the cluster reaches")
 	}
 }
+
+// TestDeregistrationOfARunningJob: a Destroy service that leaves the claim
+// while its Job runs (it may have registered, not yet reported) is
+// deregistered; one whose Job failed without a report is not.
+func TestDeregistrationOfARunningJob(t *testing.T) {
+	svc := httpService("orders", "http://orders:9080")
+	svc.Registration.RemovalPolicy = v1alpha1.RemovalDestroy
+	xr := newXR(externalEnv(), withServices(svc), inNamespace("team-a"))
+	_, obs := settle(t, xr, newPolicy(), func(k string) bool { reg, _ := jobKind(k); return reg })
+	// The Job exists and runs: observed, not complete, nothing reported.
+	d := compose(t, xr, newPolicy(), obs...)
+	job := keysWithPrefix(d, keyRegisterPrefix+"orders-")[0]
+	running := observedReady(job, "batch/v1", "Job", map[string]any{})
+	delete(running.Object, "status")
+	running.SetAnnotations(map[string]string{"crossplane.io/composition-resource-name": job, annRegistration: d[job].GetAnnotations()[annRegistration]})
+	obs = append(obs, running)
+
+	gone := newXR(externalEnv(), withServices(), inNamespace("team-a"))
+	if len(keysWithPrefix(compose(t, gone, newPolicy(), obs...), keyDeregisterPrefix+"orders-")) != 1 {
+		t.Error("a service that left while its Job ran is not deregistered")
+	}
+	_ = unstructured.SetNestedSlice(running.Object, []any{map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}}, "status", "conditions")
+	if len(keysWithPrefix(compose(t, gone, newPolicy(), obs...), keyDeregisterPrefix)) != 0 {
+		t.Error("a service whose only Job failed without a report is deregistered")
+	}
+}
