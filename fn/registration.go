@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	// annRegistration on a Job's Object records what deregistering its
+	// annRegistration on a Job records what deregistering its
 	// service needs, for when the service has left the claim.
 	annRegistration = "restate-crossplane.io/registration"
 	labelStack      = "restate-crossplane.io/stack"
@@ -280,7 +280,7 @@ func (s *stack) tokenRef() *v1alpha1.SecretKeyReference {
 }
 
 // registrationStatus fills in each service's registration from its Job's
-// Object and its report, and says what the services still wait for.
+// report ConfigMap, and says what the services still wait for.
 func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs observed) (waiting []string) {
 	for i := range st.Services {
 		svc := st.Services[i].Name
