@@ -5,14 +5,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -39,14 +37,7 @@ func startMoto(t *testing.T, b *box) string {
 	port := freePort(t)
 	b.start("moto", []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, "python3", server, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	eventually(t, time.Minute, "moto", func() string {
-		rsp, err := http.Get(endpoint + "/moto-api/")
-		if err != nil {
-			return err.Error()
-		}
-		rsp.Body.Close()
-		return ""
-	})
+	waitHTTP(t, "moto", endpoint+"/moto-api/")
 	return endpoint
 }
 

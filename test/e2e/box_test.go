@@ -234,6 +234,19 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() s
 	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
 }
 
+// waitHTTP waits until a server answers a GET at url.
+func waitHTTP(t *testing.T, what, url string) {
+	t.Helper()
+	eventually(t, time.Minute, what, func() string {
+		rsp, err := http.Get(url) //nolint:gosec // the test's own loopback servers
+		if err != nil {
+			return err.Error()
+		}
+		rsp.Body.Close()
+		return ""
+	})
+}
+
 func write(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {

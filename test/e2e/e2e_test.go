@@ -397,14 +397,7 @@ func startRestate(t *testing.T, b *box) string {
 		fmt.Sprintf("RESTATE_BIND_ADDRESS=127.0.0.1:%d", freePort(t)),
 	}, bin(t, "RESTATE_SERVER"), "--node-name", "n1", "--base-dir", filepath.Join(b.dir, "restate"))
 	url := fmt.Sprintf("http://127.0.0.1:%d", admin)
-	eventually(t, time.Minute, "restate-server", func() string {
-		rsp, err := http.Get(url + "/health")
-		if err != nil {
-			return err.Error()
-		}
-		rsp.Body.Close()
-		return ""
-	})
+	waitHTTP(t, "restate-server", url+"/health")
 	return url
 }
 
