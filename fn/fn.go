@@ -115,6 +115,10 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		invalid(rsp, field.ErrorList{field.Invalid(field.NewPath("spec"), "<spec>", err.Error())})
 		return rsp, nil
 	}
+	if errs := numbersHeld(oxr.Resource.Object, xr); len(errs) > 0 {
+		invalid(rsp, errs)
+		return rsp, nil
+	}
 	in := &policy.StackPolicy{}
 	if req.GetInput() != nil {
 		if err := request.GetInput(req, in); err != nil {

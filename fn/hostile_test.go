@@ -8,6 +8,7 @@ import (
 
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
@@ -89,5 +90,49 @@ func TestPanicBecomesFatal(t *testing.T) {
 	}
 	if _, err := f.RunFunction(context.Background(), req); err != nil {
 		t.Errorf("the function no longer serves after a panic: %v", err)
+	}
+}
+
+// TestNumbersThatDoNotFitAreRefused: a number too large for its int32 field
+// once wrapped silently to a small valid one (4294967424 MiB became 128);
+// it is refused naming the field. The largest int32 is held as given, and
+// left to the field's own bounds.
+func TestNumbersThatDoNotFitAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		path  []string
+		value any
+		field string
+	}{
+		{[]string{"environment", "selfHosted", "dataVolume", "sizeGiB"}, int64(4294967304), "spec.environment.selfHosted.dataVolume.sizeGiB"},
+		{[]string{"environment", "selfHosted", "dataVolume", "sizeGiB"}, int64(-4294967288), "spec.environment.selfHosted.dataVolume.sizeGiB"},
+	} {
+		req := newRequest(t, newXR(), newPolicy())
+		xr := req.Observed.Composite.Resource.AsMap()
+		m := xr["spec"].(map[string]any)
+		for _, k := range tc.path[:len(tc.path)-1] {
+			next, _ := m[k].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				m[k] = next
+			}
+			m = next
+		}
+		m[tc.path[len(tc.path)-1]] = tc.value
+		s, err := structpb.NewStruct(xr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Observed.Composite.Resource = s
+		rsp := run(t, req)
+		if len(rsp.GetResults()) == 0 || !strings.Contains(rsp.GetResults()[0].GetMessage(), tc.field+": Invalid value") {
+			t.Errorf("%v = %v: results %v, want a refusal naming %s", tc.path, tc.value, rsp.GetResults(), tc.field)
+		}
+	}
+	// The largest int32 passes this check; the field's bounds refuse it.
+	req := newRequest(t, newXR(func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.DataVolume.SizeGiB = 2147483647 }), newPolicy())
+	for _, r := range run(t, req).GetResults() {
+		if strings.Contains(r.GetMessage(), "out of range for this field") {
+			t.Errorf("the largest int32 called out of range: %s", r.GetMessage())
+		}
 	}
 }
