@@ -37,23 +37,19 @@ func compareNumbers(p *field.Path, given, held any, errs *field.ErrorList) {
 		}
 	case int64, float64:
 		// A zero is left out of the typed spec's form (omitempty).
-		if f, _ := asFloat(held); f != asFloatMust(g) {
+		if number(held) != number(g) {
 			*errs = append(*errs, field.Invalid(p, g, "out of range for this field"))
 		}
 	}
 }
 
-func asFloat(v any) (float64, bool) {
+// number is a JSON number's value, or 0 for anything else.
+func number(v any) float64 {
 	switch n := v.(type) {
 	case int64:
-		return float64(n), true
+		return float64(n)
 	case float64:
-		return n, true
+		return n
 	}
-	return 0, false
-}
-
-func asFloatMust(v any) float64 {
-	f, _ := asFloat(v)
-	return f
+	return 0
 }

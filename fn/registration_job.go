@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
@@ -127,27 +126,4 @@ func registerRBAC(s *stack, reports []string, obs observed) (parts []part, ready
 	}})
 	_, bound := obs[keyRegisterBinding]
 	return parts, ready && bound
-}
-
-// manifest is a typed Kubernetes object as the desired state holds it: no
-// status, no empty creation timestamp. It is converted directly, without
-// the JSON round trip composed.From makes (a tenth of a reconcile once;
-// BENCHMARKS.md).
-func manifest(o runtime.Object) (map[string]any, error) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-	if err != nil {
-		return nil, err
-	}
-	delete(u, "status")
-	if md, ok := u["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	if spec, ok := u["spec"].(map[string]any); ok {
-		if tpl, ok := spec["template"].(map[string]any); ok {
-			if md, ok := tpl["metadata"].(map[string]any); ok {
-				delete(md, "creationTimestamp")
-			}
-		}
-	}
-	return u, nil
 }

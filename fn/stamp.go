@@ -146,6 +146,29 @@ func toComposed(o managed) (*composed.Unstructured, error) {
 	return cd, nil
 }
 
+// manifest is a typed Kubernetes object as the desired state holds it: no
+// status, no empty creation timestamp. It is converted directly, without
+// the JSON round trip composed.From makes (a tenth of a reconcile once;
+// BENCHMARKS.md).
+func manifest(o runtime.Object) (map[string]any, error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	delete(u, "status")
+	if md, ok := u["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	if spec, ok := u["spec"].(map[string]any); ok {
+		if tpl, ok := spec["template"].(map[string]any); ok {
+			if md, ok := tpl["metadata"].(map[string]any); ok {
+				delete(md, "creationTimestamp")
+			}
+		}
+	}
+	return u, nil
+}
+
 // tagsOf is a resource's tags in the shape its kind takes: none, a map, or
 // a list of key and value.
 func tagsOf(kind kinds.Kind, name string, tags map[string]string) any {

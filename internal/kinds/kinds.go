@@ -58,6 +58,15 @@ type Kind struct {
 	New func() runtime.Object
 }
 
+// Name is the kind's resource as kubectl takes it: resource.group, or the
+// resource alone for the core group.
+func (k Kind) Name() string {
+	if k.Group == "" {
+		return k.Resource
+	}
+	return k.Resource + "." + k.Group
+}
+
 // GVR is the kind's API resource.
 func (k Kind) GVR() schema.GroupVersionResource {
 	return k.GroupVersion().WithResource(k.Resource)

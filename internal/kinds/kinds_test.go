@@ -81,5 +81,8 @@ func TestKubernetesKinds(t *testing.T) {
 		if k.Tags != NoTags {
 			t.Errorf("%s: Kubernetes objects take no AWS tags", k.GroupVersionKind)
 		}
+		if want := strings.TrimSuffix(k.Resource+"."+k.Group, "."); k.Name() != want {
+			t.Errorf("%s: kubectl name %q, want %q", k.GroupVersionKind, k.Name(), want)
+		}
 	}
 }

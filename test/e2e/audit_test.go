@@ -84,12 +84,6 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 	if err := json.Unmarshal([]byte(b.must("-n", namespace, "get", "restatestack", claim, "-o", "json")), &c); err != nil {
 		t.Fatal(err)
 	}
-	var resources []string
-	for _, k := range kinds.All {
-		if k.AWS {
-			resources = append(resources, k.Resource+"."+k.Group)
-		}
-	}
 	var list struct {
 		Items []struct {
 			Metadata struct {
@@ -97,7 +91,7 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 			} `json:"metadata"`
 		} `json:"items"`
 	}
-	if err := json.Unmarshal([]byte(b.must("get", strings.Join(resources, ","), "-l", "crossplane.io/composite="+c.Spec.ResourceRef.Name, "-o", "json")), &list); err != nil {
+	if err := json.Unmarshal([]byte(b.must("get", composedResources(true), "-l", "crossplane.io/composite="+c.Spec.ResourceRef.Name, "-o", "json")), &list); err != nil {
 		t.Fatal(err)
 	}
 	external := map[string]string{}
@@ -142,7 +136,7 @@ func recordShapes(t *testing.T, b *box) {
 		var list struct {
 			Items []map[string]any `json:"items"`
 		}
-		if err := json.Unmarshal([]byte(b.must("get", k.Resource+"."+k.Group, "-l", "crossplane.io/claim-name", "-o", "json")), &list); err != nil {
+		if err := json.Unmarshal([]byte(b.must("get", k.Name(), "-l", "crossplane.io/claim-name", "-o", "json")), &list); err != nil {
 			t.Fatal(err)
 		}
 		for _, it := range list.Items {

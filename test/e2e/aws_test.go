@@ -5,7 +5,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -99,14 +98,8 @@ func (b *box) applyCRDs(files []string) {
 	t.Helper()
 	var stream strings.Builder
 	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
 		crd := map[string]any{}
-		if err := yaml.Unmarshal(raw, &crd); err != nil {
-			t.Fatal(err)
-		}
+		readYAML(t, file, &crd)
 		if spec, ok := crd["spec"].(map[string]any); ok {
 			delete(spec, "conversion")
 		}
@@ -130,11 +123,6 @@ func (b *box) applyCRDs(files []string) {
 // ids of what it created, which are the platform's, not the stack's.
 func prepareClaim(t *testing.T, endpoint, file string) (claim string, platform []string) {
 	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claim = string(raw)
 	var c struct {
 		Spec struct {
 			Region      string `json:"region"`
@@ -159,9 +147,7 @@ func prepareClaim(t *testing.T, endpoint, file string) (claim string, platform [
 			} `json:"services"`
 		} `json:"spec"`
 	}
-	if err := yaml.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
+	claim = string(readYAML(t, file, &c))
 	region := c.Spec.Region
 	if region == "" {
 		region = "eu-central-1" // the Composition's default

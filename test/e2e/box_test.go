@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
 )
 
@@ -245,6 +247,19 @@ func waitHTTP(t *testing.T, what, url string) {
 		rsp.Body.Close()
 		return ""
 	})
+}
+
+// readYAML reads a YAML file into v and returns its bytes.
+func readYAML(t *testing.T, file string, v any) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return raw
 }
 
 func write(t *testing.T, path, content string) {

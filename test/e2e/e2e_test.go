@@ -304,12 +304,8 @@ func TestControlPlaneInABox(t *testing.T) {
 			b.must("-n", ns, "delete", "restatestack", name, "--ignore-not-found", "--wait=false")
 		}
 		eventually(t, 5*time.Minute, "every composite and composed resource to go", func() string {
-			var resources []string
-			for _, k := range kinds.All {
-				resources = append(resources, strings.TrimSuffix(k.Resource+"."+k.Group, "."))
-			}
 			composites, _ := b.kubectl("get", "xrestatestacks", "-o", "name")
-			composed, _ := b.kubectl("get", strings.Join(resources, ","), "-A", "-l", "crossplane.io/claim-name", "-o", "name")
+			composed, _ := b.kubectl("get", composedResources(false), "-A", "-l", "crossplane.io/claim-name", "-o", "name")
 			return strings.TrimSpace(composites + composed)
 		})
 		// selfhosted-full keeps its data volume and log group (removal
@@ -337,16 +333,22 @@ func TestControlPlaneInABox(t *testing.T) {
 	t.Logf("all scenarios done after %s", time.Since(start).Round(time.Second))
 }
 
+// composedResources is every composed kind (or only provider-aws's) as
+// one kubectl resource list.
+func composedResources(awsOnly bool) string {
+	var names []string
+	for _, k := range kinds.All {
+		if k.AWS || !awsOnly {
+			names = append(names, k.Name())
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 // notReady lists a claim's composed resources that are not Ready, with
 // their Synced message: what the provider says.
 func notReady(b *box, claim string) string {
-	var resources []string
-	for _, k := range kinds.All {
-		if k.AWS {
-			resources = append(resources, k.Resource+"."+k.Group)
-		}
-	}
-	out, _ := b.kubectl("get", strings.Join(resources, ","), "-l", "crossplane.io/claim-name="+claim, "-o",
+	out, _ := b.kubectl("get", composedResources(true), "-l", "crossplane.io/claim-name="+claim, "-o",
 		`jsonpath={range .items[?(@.status.conditions[0].status!="True")]}{.kind}/{.metadata.name}: {.status.conditions[*].message}; {end}`)
 	return out
 }
@@ -481,11 +483,7 @@ func goldenKeys(t *testing.T, file string) []string {
 // resources in the API server.
 func composedKeys(t *testing.T, b *box, claim string) []string {
 	t.Helper()
-	var resources []string
-	for _, k := range kinds.All {
-		resources = append(resources, strings.TrimSuffix(k.Resource+"."+k.Group, "."))
-	}
-	out := b.must("get", strings.Join(resources, ","), "-A", "-l", "crossplane.io/claim-name="+claim, "-o",
+	out := b.must("get", composedResources(false), "-A", "-l", "crossplane.io/claim-name="+claim, "-o",
 		`jsonpath={range .items[*]}{.metadata.annotations.crossplane\.io/composition-resource-name}{"\n"}{end}`)
 	var keys []string
 	for _, k := range strings.Fields(out) {
@@ -497,14 +495,8 @@ func composedKeys(t *testing.T, b *box, claim string) []string {
 
 func claimName(t *testing.T, file string) (name, namespace string) {
 	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	u := map[string]any{}
-	if err := yaml.Unmarshal(raw, &u); err != nil {
-		t.Fatal(err)
-	}
+	readYAML(t, file, &u)
 	md := u["metadata"].(map[string]any)
 	return md["name"].(string), md["namespace"].(string)
 }
