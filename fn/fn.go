@@ -133,8 +133,10 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		invalid(rsp, errs)
 		return rsp, nil
 	}
-	if s.AccountID == "" {
-		s.AccountID = observedAccount(observed)
+	learn(s, observed, xr.Status)
+	if errs := volumeUnchanged(s, observed); len(errs) > 0 {
+		invalid(rsp, errs)
+		return rsp, nil
 	}
 
 	// Build, then stamp what every resource shares.
@@ -248,7 +250,7 @@ func buildSelfHosted(s *stack, userData userDataFunc) ([]part, error) {
 	parts := append(netParts, buildSecurityGroups(s, at)...)
 	parts = append(parts, buildAdminAccess(s)...)
 	parts = append(parts, buildIdentity(s)...)
-	parts = append(parts, buildLogGroup(s))
+	parts = append(parts, buildLogGroup(s), buildDataVolume(s))
 	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"), userData)
 	if err != nil {
 		return nil, err

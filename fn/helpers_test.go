@@ -33,9 +33,13 @@ func newXR(mutate ...func(*v1alpha1.XRestateStack)) *v1alpha1.XRestateStack {
 	return xr
 }
 
-// newPolicy is a platform policy with a default region and the account id.
+// newPolicy is a platform policy with a default region and the account id,
+// which lets claims name any existing invoker role and any admin host
+// (TestConfusedDeputy narrows both).
 func newPolicy(mutate ...func(*policy.StackPolicy)) *policy.StackPolicy {
-	p := &policy.StackPolicy{DefaultRegion: "eu-central-1", AccountID: testAccount}
+	p := &policy.StackPolicy{DefaultRegion: "eu-central-1", AccountID: testAccount,
+		AllowedInvokerRoleARNs: []string{"arn:aws:iam::*:role/*", "arn:aws:iam::*:role/*/*"},
+		Registration:           policy.RegistrationPolicy{AllowedAdminHosts: []string{"*"}}}
 	p.SetGroupVersionKind(policy.GroupVersion.WithKind("StackPolicy"))
 	for _, m := range mutate {
 		m(p)
@@ -160,4 +164,36 @@ func composeHost(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolic
 	t.Helper()
 	d, _ := settle(t, xr, in, nil)
 	return d
+}
+
+// observedVolume is the data volume as provider-aws reports it once created.
+func observedVolume(id string) *unstructured.Unstructured {
+	return observedReady(keyDataVolume, "ec2.aws.crossplane.io/v1alpha1", "Volume", map[string]any{"volumeID": id, "state": "available"})
+}
+
+// atProviderOf is what is observed of a resource's status.atProvider.
+func atProviderOf(obs []*unstructured.Unstructured, key string) map[string]any {
+	for _, o := range obs {
+		if o.GetAnnotations()["crossplane.io/composition-resource-name"] == key {
+			at, _, _ := unstructured.NestedMap(o.Object, "status", "atProvider")
+			return at
+		}
+	}
+	return nil
+}
+
+// wantFatal checks that a response has a fatal result naming a field and a
+// text, and a Valid=False condition.
+func wantFatal(t *testing.T, rsp *fnv1.RunFunctionResponse, wantField, wantText string) {
+	t.Helper()
+	var fatal string
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+			fatal = r.GetMessage()
+		}
+	}
+	if !strings.Contains(fatal, wantField) || !strings.Contains(fatal, wantText) {
+		t.Errorf("fatal result %q: want %q and %q", fatal, wantField, wantText)
+	}
+	wantCondition(t, rsp, ConditionValid, fnv1.Status_STATUS_CONDITION_FALSE)
 }

@@ -8,6 +8,7 @@ import (
 
 	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	ec2v1alpha1 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1alpha1"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
@@ -27,15 +28,41 @@ func buildLogGroup(s *stack) part {
 	return part{key: keyLogGroup, mr: lg}
 }
 
+// buildDataVolume composes the encrypted EBS volume that holds Restate's
+// data, in the host's zone. Its key never changes, so it outlives every
+// instance the stack replaces; removal policy decides its fate only when
+// the stack goes.
+func buildDataVolume(s *stack) part {
+	sh := s.SelfHosted
+	v := sh.DataVolume
+	p := ec2v1alpha1.VolumeParameters{
+		AvailabilityZone: ptr.To(sh.Zone()),
+		Size:             ptr.To(int64(v.SizeGiB)),
+		VolumeType:       ptr.To(v.Type),
+		Encrypted:        ptr.To(true),
+	}
+	if v.IOPS != 0 {
+		p.IOPS = ptr.To(int64(v.IOPS))
+	}
+	if v.KMSKeyID != "" {
+		p.KMSKeyID = ptr.To(v.KMSKeyID)
+	}
+	vol := &ec2v1alpha1.Volume{Spec: ec2v1alpha1.VolumeSpec{ForProvider: p}}
+	if sh.Retain() {
+		vol.SetDeletionPolicy(xpv1.DeletionOrphan)
+	}
+	return part{key: keyDataVolume, mr: vol}
+}
+
 // buildHost composes the EC2 instance that runs Restate.
 //
 // EC2 cannot change user data, image or type of a running instance, and
 // provider-aws does not try. So the instance's composition resource name
 // (and its object name) carries a hash of everything it was launched with:
 // when a claim changes any of it, the stack composes a new instance and
-// Crossplane deletes the old one. The data volume belongs to the instance:
-// with removal policy Destroy it goes with the old instance, with Retain it
-// stays in AWS, detached, for recovery.
+// Crossplane deletes the old one. Restate's data is on the data volume,
+// which the new instance attaches at boot once the old one has let go of
+// it (see buildDataVolume); the instance itself has only its root volume.
 func buildHost(s *stack, at placement, fp *field.Path, userData userDataFunc) (part, error) {
 	sh := s.SelfHosted
 	ud, err := userData(s.Region, sh)
@@ -46,22 +73,10 @@ func buildHost(s *stack, at placement, fp *field.Path, userData userDataFunc) (p
 	if err != nil {
 		return part{}, err
 	}
-	volume := &ec2manual.EBSBlockDevice{
-		VolumeSize:          ptr.To(sh.DataVolume.SizeGiB),
-		VolumeType:          sh.DataVolume.Type,
-		Encrypted:           ptr.To(true),
-		DeleteOnTermination: ptr.To(!sh.Retain()),
-	}
-	if sh.DataVolume.KMSKeyID != "" {
-		volume.KmsKeyID = ptr.To(sh.DataVolume.KMSKeyID)
-	}
 	p := ec2manual.InstanceParameters{
-		ImageID:      ptr.To(sh.ImageID),
-		InstanceType: sh.InstanceType,
-		// Only an EBS device: a virtual name too is what CloudFormation's
-		// validator flags in the CDK's template.
-		BlockDeviceMappings: []ec2manual.BlockDeviceMapping{{DeviceName: ptr.To(dataDevice), EBS: volume}},
-		IAMInstanceProfile:  &ec2manual.IAMInstanceProfileSpecification{Name: ptr.To(awsName(s.Name, keyInstanceProfile))},
+		ImageID:            ptr.To(sh.ImageID),
+		InstanceType:       sh.InstanceType,
+		IAMInstanceProfile: &ec2manual.IAMInstanceProfileSpecification{Name: ptr.To(awsName(s.Name, keyInstanceProfile))},
 		// IMDSv2 only; two hops, since the server and collector run in
 		// containers and read the instance role's credentials.
 		MetadataOptions: &ec2manual.InstanceMetadataOptionsRequest{
@@ -81,11 +96,17 @@ func buildHost(s *stack, at placement, fp *field.Path, userData userDataFunc) (p
 	if err != nil {
 		return part{}, err
 	}
-	// Boot order: the instance boots once, and its bootstrap pulls images
-	// and writes logs at once. It is first created only once its way out
-	// (the subnet, its routes, the egress rule; a public subnet's public
-	// addresses are set after the subnet is created) and its identity and
-	// log-write permission exist.
-	needs := append(slices.Clone(at.path), keyEgressRule, keyInstanceProfile, keyInstanceRolePolicy, keyLogGroup)
+	// Boot order: the instance boots once, and its bootstrap attaches its
+	// data volume, pulls images and writes logs at once. It is first
+	// created only once its way out (the subnet, its routes, the egress
+	// rule; a public subnet's public addresses are set after the subnet is
+	// created), its identity, its permissions to attach and write logs, and
+	// its data volume exist. The bootstrap retries what may still lag.
+	needs := append(slices.Clone(at.path), keyEgressRule, keyInstanceProfile, keyInstanceRolePolicy, keyLogGroup, keyDataVolume)
+	if sh.VolumeID == "" {
+		// No resource has this key: the instance waits until the volume's
+		// id is known, which its user data names.
+		needs = append(needs, keyDataVolume+" id")
+	}
 	return part{key: keyInstancePrefix + hashOf(string(launch)), mr: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}, needs: needs}, nil
 }

@@ -48,18 +48,41 @@ func buildIdentity(s *stack) []part {
 		return parts
 	}
 
-	hostPolicy := iamPolicy(
+	parts = append(parts, part{key: keyInvokerRole, mr: &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
+		Description:              ptr.To("Restate invokes Lambda services of stack " + s.Name + " with this role"),
+		AssumeRolePolicyDocument: trustRole(s.roleARN(instanceRole)),
+	}}}})
+	if sh.VolumeID == "" {
+		// The host's own policy names its data volume; the instance waits
+		// for both.
+		return parts
+	}
+	return append(parts, part{key: keyInstanceRolePolicy, mr: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
+		Document:    extv1.JSON{Raw: []byte(hostPolicy(s, invokerRole))},
+		RoleNameRef: roleRef,
+	}}}})
+}
+
+// hostPolicy is what the host may do: assume the invoker role, write its
+// own log group, and attach its data volume. Attaching names the volume
+// exactly, and only to instances tagged as this stack's: the host's role
+// cannot tag, so its credentials cannot move the data to another instance.
+// A customer managed key also needs a grant EC2 makes on the host's behalf.
+func hostPolicy(s *stack, invokerRole string) string {
+	sh := s.SelfHosted
+	st := []statement{
 		allow([]string{"sts:AssumeRole"}, s.roleARN(invokerRole)),
 		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}, s.logGroupARN(sh.Logs.GroupName)+":*"),
-	)
-	return append(parts,
-		part{key: keyInvokerRole, mr: &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
-			Description:              ptr.To("Restate invokes Lambda services of stack " + s.Name + " with this role"),
-			AssumeRolePolicyDocument: trustRole(s.roleARN(instanceRole)),
-		}}}},
-		part{key: keyInstanceRolePolicy, mr: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
-			Document:    extv1.JSON{Raw: []byte(hostPolicy)},
-			RoleNameRef: roleRef,
-		}}}},
-	)
+		allow([]string{"ec2:AttachVolume"}, s.ec2ARN("volume/"+sh.VolumeID)),
+		{Effect: "Allow", Action: []string{"ec2:AttachVolume"}, Resource: []string{s.ec2ARN("instance/*")},
+			Condition: map[string]map[string]string{"StringEquals": {"aws:ResourceTag/" + tagStack: s.Name}}},
+	}
+	if key := sh.DataVolume.KMSKeyID; key != "" {
+		st = append(st, statement{Effect: "Allow", Action: []string{"kms:CreateGrant"}, Resource: []string{s.kmsKeyARN(key)},
+			Condition: map[string]map[string]string{
+				"Bool":         {"kms:GrantIsForAWSResource": "true"},
+				"StringEquals": {"kms:ViaService": "ec2." + s.Region + ".amazonaws.com"},
+			}})
+	}
+	return iamPolicy(st...)
 }

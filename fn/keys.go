@@ -33,6 +33,7 @@ const (
 	// The host. The instance's key carries a hash of its launch settings
 	// (see buildHost).
 	keyLogGroup       = "log-group"
+	keyDataVolume     = "data-volume"
 	keyInstancePrefix = "server-"
 
 	// A Lambda service's family: the function is fn-<service>, its other

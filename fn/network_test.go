@@ -44,7 +44,7 @@ func TestHostWaitsForItsWayOut(t *testing.T) {
 		}
 	}
 	wantMessage(t, rsp, ConditionEnvironmentReady, fnv1.Status_STATUS_CONDITION_FALSE,
-		"(after subnet-private, route-table-private, nat-gateway, security-group-rule-egress, instance-profile, instance-role-policy, log-group)")
+		"(after subnet-private, route-table-private, nat-gateway, security-group-rule-egress, instance-profile, instance-role-policy, log-group, data-volume, data-volume id)")
 
 	d, obs := settle(t, xr, newPolicy(), nil)
 	key, _ := instanceOf(t, d)

@@ -70,7 +70,7 @@ func TestParity(t *testing.T) {
 		},
 		"vpc: an existing VPC and subnet compose no network": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
-				s.Network.Existing = &v1alpha1.ExistingNetworkSpec{VPCID: "vpc-0123456789abcdef0", SubnetID: "subnet-0123456789abcdef0"}
+				s.Network.Existing = &v1alpha1.ExistingNetworkSpec{VPCID: "vpc-0123456789abcdef0", SubnetID: "subnet-0123456789abcdef0", AvailabilityZone: "eu-central-1b"}
 			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
 				for _, k := range []string{keyVPC, keyPublicSubnet, keyPrivateSubnet, keyNATGateway, keyInternetGateway} {
@@ -195,23 +195,31 @@ func TestParity(t *testing.T) {
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
 				ebs := dataVolume(t, d)
 				want(t, ebs["volumeType"].(string), "gp3")
-				wantNumber(t, ebs["volumeSize"], 8)
-				if ebs["encrypted"] != true || ebs["deleteOnTermination"] != true {
-					t.Errorf("volume %v: want encrypted and deleted with its instance", ebs)
+				wantNumber(t, ebs["size"], 8)
+				want(t, ebs["availabilityZone"].(string), "eu-central-1a")
+				if ebs["encrypted"] != true {
+					t.Errorf("volume %v: want encrypted", ebs)
 				}
 				wantContains(t, h.Script, "device=/dev/sdd")
+				if id := fileOnHost(t, h, "data-volume"); !strings.HasPrefix(id, "vol-") {
+					t.Errorf("the host attaches volume %q, want the data volume's id", id)
+				}
 				wantContains(t, h.Script, "refusing to format")
 			},
 		},
 		"dataVolumeOptions: size, type and KMS key": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
-				s.DataVolume = v1alpha1.DataVolumeSpec{SizeGiB: 100, Type: "io2", KMSKeyID: "alias/restate"}
+				s.DataVolume = v1alpha1.DataVolumeSpec{SizeGiB: 100, Type: "io2", IOPS: 5000, KMSKeyID: "1234abcd-12ab-34cd-56ef-1234567890ab"}
 			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
 				ebs := dataVolume(t, d)
-				wantNumber(t, ebs["volumeSize"], 100)
+				wantNumber(t, ebs["size"], 100)
+				wantNumber(t, ebs["iops"], 5000)
 				want(t, ebs["volumeType"].(string), "io2")
-				want(t, ebs["kmsKeyId"].(string), "alias/restate")
+				want(t, ebs["kmsKeyId"].(string), "1234abcd-12ab-34cd-56ef-1234567890ab")
+				// Attaching a volume of a customer managed key needs a
+				// grant, which EC2 makes for the host on that key alone.
+				wantContains(t, policyDoc(t, d[keyInstanceRolePolicy]), `{"Action":["kms:CreateGrant"],"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"},"StringEquals":{"kms:ViaService":"ec2.eu-central-1.amazonaws.com"}},"Effect":"Allow","Resource":["arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`)
 			},
 		},
 		"restateConfig: defaults": {
@@ -259,18 +267,14 @@ func TestParity(t *testing.T) {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
 				want(t, str(d[keyLogGroup], "spec", "deletionPolicy"), "Delete")
-				if dataVolume(t, d)["deleteOnTermination"] != true {
-					t.Error("volume kept with removal policy Destroy")
-				}
+				want(t, str(d[keyDataVolume], "spec", "deletionPolicy"), "Delete")
 			},
 		},
 		"removalPolicy Retain: volume and logs outlive the stack": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.RemovalPolicy = v1alpha1.RemovalRetain }),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
 				want(t, str(d[keyLogGroup], "spec", "deletionPolicy"), "Orphan")
-				if dataVolume(t, d)["deleteOnTermination"] != false {
-					t.Error("volume deleted with removal policy Retain")
-				}
+				want(t, str(d[keyDataVolume], "spec", "deletionPolicy"), "Orphan")
 				_, i := instanceOf(t, d)
 				want(t, str(i, "spec", "deletionPolicy"), "Delete")
 			},
@@ -354,10 +358,14 @@ func TestParity(t *testing.T) {
 					} else if _, ok, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "forProvider", "region"); ok {
 						t.Errorf("%s: IAM resource has a region", k)
 					}
-					if k, _ := kinds.Of(u.GroupVersionKind()); k.Tags == kinds.NoTags {
+					k, _ := kinds.Of(u.GroupVersionKind())
+					if k.Tags == kinds.NoTags {
 						continue
 					}
 					tags, _, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "forProvider", "tags")
+					if k.Tags == kinds.TagSpecifications {
+						tags, _, _ = unstructured.NestedFieldNoCopy(u.Object, "spec", "forProvider", "tagSpecifications")
+					}
 					b, _ := json.Marshal(tags)
 					wantContains(t, string(b), "payments")
 					wantContains(t, string(b), tagStack)
@@ -427,19 +435,20 @@ func wantNotContains(t *testing.T, s, sub string) {
 	}
 }
 
+// dataVolume is the data volume's parameters. The instance has no block
+// device of its own beyond its root: the data is on the volume, which
+// outlives it.
 func dataVolume(t *testing.T, d map[string]*unstructured.Unstructured) map[string]any {
 	t.Helper()
 	_, i := instanceOf(t, d)
-	bdm, _, _ := unstructured.NestedSlice(i.Object, "spec", "forProvider", "blockDeviceMappings")
-	if len(bdm) != 1 {
-		t.Fatalf("got %d block device mappings, want the data volume only", len(bdm))
+	if bdm, ok, _ := unstructured.NestedSlice(i.Object, "spec", "forProvider", "blockDeviceMappings"); ok {
+		t.Errorf("the instance has block devices %v: data on them would go with it", bdm)
 	}
-	m := bdm[0].(map[string]any)
-	want(t, m["deviceName"], "/dev/sdd")
-	if _, ok := m["virtualName"]; ok {
-		t.Error("the data volume has a virtual name too")
+	v, ok, _ := unstructured.NestedMap(d[keyDataVolume].Object, "spec", "forProvider")
+	if !ok {
+		t.Fatal("no data volume composed")
 	}
-	return m["ebs"].(map[string]any)
+	return v
 }
 
 func policyDoc(t *testing.T, u *unstructured.Unstructured) string {

@@ -80,3 +80,8 @@ func accountOfARN(arn string) string {
 func (s *stack) functionARN(name string) string {
 	return "arn:" + partition(s.Region) + ":lambda:" + s.Region + ":" + s.AccountID + ":function:" + name
 }
+
+// ec2ARN is the ARN of an EC2 resource ("volume/vol-...", "instance/*").
+func (s *stack) ec2ARN(resource string) string {
+	return "arn:" + partition(s.Region) + ":ec2:" + s.Region + ":" + s.AccountID + ":" + resource
+}

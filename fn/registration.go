@@ -171,7 +171,7 @@ func registerArgs(s *stack, svc service, rec registrationRecord, t target, invok
 	r := svc.Registration
 	a := regcontract.Args{
 		AdminURL: rec.AdminURL,
-		Force:    r.Force, Breaking: r.Breaking, Private: r.Private, Insecure: r.Insecure,
+		Force:    r.Force, Breaking: r.Breaking, Private: r.Private, Insecure: r.Insecure, AllowLoopback: s.Registration.AllowLoopback,
 		ExpectedService: svc.ExpectedServiceName,
 		Prune:           r.Prune, RevisionHistoryLimit: int(r.RevisionHistoryLimit), MaxPrunedPerRun: int(r.MaxPrunedPerRun),
 		HealthAttempts: int(r.HealthCheckAttempts), HealthMaxBackoff: time.Duration(r.MaxBackoffSeconds) * time.Second,
@@ -226,7 +226,7 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			continue // deregistered: let the function and the Job go
 		}
 		rec := records[svc]
-		args := regcontract.Args{Deregister: true, AdminURL: rec.AdminURL, Insecure: rec.Insecure, Deadline: registerDeadline}
+		args := regcontract.Args{Deregister: true, AdminURL: rec.AdminURL, Insecure: rec.Insecure, AllowLoopback: s.Registration.AllowLoopback, Deadline: registerDeadline}
 		if rec.Lambda {
 			args.LambdaARN = rec.Endpoint
 		} else {

@@ -110,6 +110,7 @@ func resolve(xr *v1alpha1.XRestateStack, p *policy.StackPolicy) (*stack, field.E
 	errs = append(errs, tagErrs...)
 
 	errs = append(errs, resolveEnvironment(s, xr, p, spec.Child("environment"))...)
+	errs = append(errs, checkInvokerRole(s, p, spec.Child("environment"))...)
 
 	s.Versioning = xr.Spec.Versioning
 	if s.Versioning == "" {

@@ -3,7 +3,9 @@ package fn
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/adminaddr"
 	"github.com/restate-crossplane/function-restate-stack/internal/version"
 )
 
@@ -30,6 +33,8 @@ type registrationPolicy struct {
 	Resources   corev1.ResourceRequirements
 	Publisher   *policy.PublisherIdentity
 	AdminAccess policy.AdminAccess
+	// AllowLoopback lets register dial loopback admin URLs.
+	AllowLoopback bool
 }
 
 // resolveRegistrationPolicy resolves where and as what registration Jobs
@@ -38,7 +43,7 @@ func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.S
 	var errs field.ErrorList
 	in := p.Registration
 	fp := field.NewPath("input", "registration")
-	r := registrationPolicy{Namespace: xr.GetLabels()[labelClaimNamespace], Image: in.Image, Publisher: in.Publisher, AdminAccess: in.AdminAccess}
+	r := registrationPolicy{Namespace: xr.GetLabels()[labelClaimNamespace], Image: in.Image, Publisher: in.Publisher, AdminAccess: in.AdminAccess, AllowLoopback: in.AllowLoopback}
 	if r.Namespace == "" {
 		r.Namespace = in.Namespace
 	}
@@ -74,6 +79,7 @@ func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.S
 			errs = append(errs, field.Invalid(fp.Child("adminAccess", "cidrBlocks").Index(i), c, "the admin API is never open to the world"))
 		}
 	}
+	errs = append(errs, checkAdminHosts(s, xr, in, spec)...)
 	if s.Versioning == v1alpha1.VersioningPublished && r.Publisher == nil && s.hasLambda() {
 		errs = append(errs, field.Invalid(spec.Child("versioning"), s.Versioning,
 			fmt.Sprintf("the platform provides no identity to publish Lambda versions (%s); use %s", fp.Child("publisher"), v1alpha1.VersioningLatest)))
@@ -89,4 +95,48 @@ func (s *stack) hasLambda() bool {
 		}
 	}
 	return false
+}
+
+// checkAdminHosts refuses admin URLs a claim names (an existing
+// environment's, a service's override) that the platform does not allow:
+// registration sends the claim's token there, and the Job's requests, so
+// without this a claim could aim them at the cloud's metadata service or
+// any host. The register command checks every address it dials again.
+func checkAdminHosts(s *stack, xr *v1alpha1.XRestateStack, in policy.RegistrationPolicy, spec *field.Path) field.ErrorList {
+	type named struct {
+		url  string
+		path *field.Path
+	}
+	var urls []named
+	if s.External != nil {
+		urls = append(urls, named{s.External.AdminURL, spec.Child("environment", "external", "adminUrl")})
+	}
+	if u := xr.Spec.Registration.AdminURL; u != "" {
+		urls = append(urls, named{u, spec.Child("registration", "adminUrl")})
+	}
+	for i, svc := range xr.Spec.Services {
+		if svc.Registration.AdminURL != "" {
+			urls = append(urls, named{svc.Registration.AdminURL, spec.Child("services").Index(i).Child("registration", "adminUrl")})
+		}
+	}
+	var errs field.ErrorList
+	for _, u := range urls {
+		parsed, err := url.Parse(u.url)
+		if err != nil {
+			continue // checkURL has refused it
+		}
+		host := parsed.Hostname()
+		if why := adminaddr.RefusedHost(host, in.AllowLoopback); why != "" {
+			errs = append(errs, field.Invalid(u.path, u.url, "refused: the host is "+why))
+		} else if !allowedHost(in.AllowedAdminHosts, host) {
+			errs = append(errs, field.Invalid(u.path, u.url, fmt.Sprintf("the host %s is not among the admin hosts the platform allows (input.registration.allowedAdminHosts: %v)", host, in.AllowedAdminHosts)))
+		}
+	}
+	return errs
+}
+
+// allowedHost matches a host against the platform's patterns; an empty
+// list allows none.
+func allowedHost(patterns []string, host string) bool {
+	return len(patterns) > 0 && matchesAny(patterns, strings.ToLower(host))
 }

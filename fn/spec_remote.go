@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // Restate Cloud's own AWS identity, which assumes a stack's invoker role
@@ -125,4 +127,23 @@ func (s *stack) environmentInsecure() bool {
 		return s.External.Insecure
 	}
 	return false
+}
+
+// checkInvokerRole refuses an existing invoker role the platform does not
+// let stacks touch: the stack adds an inline policy to a role of its own
+// account, so any role a claim could name would be a role it could grant
+// Lambda invocation to.
+func checkInvokerRole(s *stack, p *policy.StackPolicy, env *field.Path) field.ErrorList {
+	arn := s.existingInvokerRole()
+	if arn == "" || !roleARNRE.MatchString(arn) {
+		return nil // none, or refused as malformed already
+	}
+	if len(p.AllowedInvokerRoleARNs) > 0 && matchesAny(p.AllowedInvokerRoleARNs, arn) {
+		return nil
+	}
+	fp := env.Child("external", "invokerRoleArn")
+	if s.Cloud != nil {
+		fp = env.Child("cloud", "invokerRoleArn")
+	}
+	return field.ErrorList{field.Forbidden(fp, fmt.Sprintf("the platform lets stacks use only the existing roles input.allowedInvokerRoleArns names (%v); leave it out to have the stack create its own", p.AllowedInvokerRoleARNs))}
 }

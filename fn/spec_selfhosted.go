@@ -22,6 +22,18 @@ type selfHosted struct {
 	CLIVersion string
 	// Memory is the server's memory budget for the instance type.
 	Memory memoryBudget
+	// VolumeID is the data volume's id once observed (or kept in the
+	// composite's status); the host's user data names it.
+	VolumeID string
+}
+
+// Zone is the availability zone of the host's subnet, and so of its data
+// volume.
+func (s *selfHosted) Zone() string {
+	if s.Network.Existing != nil {
+		return s.Network.Existing.AvailabilityZone
+	}
+	return s.Network.NewVPC.AvailabilityZone
 }
 
 // NewVPC is true when the stack creates its own VPC.
@@ -115,15 +127,7 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 		sh.CLIVersion = cliVersionFor(tag)
 	}
 
-	if sh.DataVolume.SizeGiB == 0 {
-		sh.DataVolume.SizeGiB = defaultVolumeGiB
-	}
-	if sh.DataVolume.SizeGiB < 1 || sh.DataVolume.SizeGiB > 16384 {
-		errs = append(errs, field.Invalid(fp.Child("dataVolume", "sizeGiB"), sh.DataVolume.SizeGiB, "must be between 1 and 16384"))
-	}
-	if sh.DataVolume.Type == "" {
-		sh.DataVolume.Type = defaultVolumeType
-	}
+	errs = append(errs, resolveDataVolume(region, &sh.DataVolume, fp.Child("dataVolume"))...)
 
 	c := &sh.Config
 	if c.ClusterName == "" {
@@ -184,7 +188,7 @@ func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) fiel
 		if n.NewVPC != nil {
 			errs = append(errs, field.Invalid(fp.Child("newVpc"), "<newVpc>", "newVpc and existing are mutually exclusive"))
 		}
-		return errs
+		return append(errs, zoneOf(region, n.Existing.AvailabilityZone, fp.Child("existing", "availabilityZone"))...)
 	}
 	if n.NewVPC == nil {
 		n.NewVPC = &v1alpha1.NewVPCSpec{}
@@ -232,10 +236,19 @@ func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) fiel
 	}
 	if v.AvailabilityZone == "" {
 		v.AvailabilityZone = region + "a"
-	} else if !strings.HasPrefix(v.AvailabilityZone, region) || len(v.AvailabilityZone) != len(region)+1 {
-		errs = append(errs, field.Invalid(fp.Child("newVpc", "availabilityZone"), v.AvailabilityZone, fmt.Sprintf("must be a zone of region %s, such as %sa", region, region)))
 	}
-	return errs
+	return append(errs, zoneOf(region, v.AvailabilityZone, fp.Child("newVpc", "availabilityZone"))...)
+}
+
+// zoneOf checks that a zone is one of the region's.
+func zoneOf(region, zone string, fp *field.Path) field.ErrorList {
+	if zone == "" {
+		return field.ErrorList{field.Required(fp, fmt.Sprintf("the subnet's zone, such as %sa: the data volume is created there", region))}
+	}
+	if !strings.HasPrefix(zone, region) || len(zone) != len(region)+1 || zone[len(zone)-1] < 'a' || zone[len(zone)-1] > 'z' {
+		return field.ErrorList{field.Invalid(fp, zone, fmt.Sprintf("must be a zone of region %s, such as %sa", region, region))}
+	}
+	return nil
 }
 
 // resolveImage parses an image reference, applies a separately given tag,

@@ -121,7 +121,7 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"a data volume too large": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.DataVolume.SizeGiB = 20000 }),
-			wantField: "spec.environment.selfHosted.dataVolume.sizeGiB", wantText: "between 1 and 16384",
+			wantField: "spec.environment.selfHosted.dataVolume.sizeGiB", wantText: "a gp3 volume takes 1 to 16384 GiB",
 		},
 		"too many partitions": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Config.BootstrapNumPartitions = 70000 }),

@@ -118,7 +118,12 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 			forProvider["region"] = s.Region
 		}
 		if tags := tagsOf(kind, name, s.Tags); tags != nil {
-			forProvider["tags"] = tags
+			if kind.Tags == kinds.TagSpecifications {
+				// The only kind of this shape is a volume.
+				forProvider["tagSpecifications"] = []any{map[string]any{"resourceType": "volume", "tags": tags}}
+			} else {
+				forProvider["tags"] = tags
+			}
 		}
 		out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
 	}

@@ -99,6 +99,7 @@ func report(s *stack, v stackView, plan registrationPlan, desired map[resource.N
 		Resources:      fmt.Sprintf("%d/%d", len(desired)-len(notYet), len(desired)),
 		Services:       servicesStatus(s, obs, busy),
 		InvokerRoleARN: v.invokerRoleARN,
+		AccountID:      s.AccountID,
 		AdminURL:       v.adminURL,
 		IngressURL:     v.ingressURL,
 	}
@@ -151,6 +152,7 @@ func selfHostedStatus(s *stack, key string, obs observed) *v1alpha1.SelfHostedSt
 		AdminPort:              adminPort,
 		IngressSecurityGroupID: obs.str(keyIngressGroup, "status.atProvider.securityGroupID"),
 		AdminSecurityGroupID:   obs.str(keyAdminGroup, "status.atProvider.securityGroupID"),
+		DataVolumeID:           s.SelfHosted.VolumeID,
 	}
 }
 

@@ -31,7 +31,7 @@ func TestReadinessAndURLs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			xr := newXR(func(xr *v1alpha1.XRestateStack) { tc.sh(xr.Spec.Environment.SelfHosted) })
-			first := composeHost(t, xr, newPolicy())
+			first, settled := settle(t, xr, newPolicy(), nil)
 			instKey, _ := instanceOf(t, first)
 
 			// Nothing observed: nothing ready, no URLs.
@@ -55,6 +55,9 @@ func TestReadinessAndURLs(t *testing.T) {
 				}
 				if k == keyInvokerRole {
 					at = map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role"}
+				}
+				if k == keyDataVolume {
+					at = atProviderOf(settled, keyDataVolume)
 				}
 				observed = append(observed, observedReady(k, u.GetAPIVersion(), u.GetKind(), at))
 			}
@@ -87,14 +90,15 @@ func TestAccountFromObservedARN(t *testing.T) {
 	}
 	role := observedReady(keyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role",
 		map[string]any{"arn": "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role"})
-	d = compose(t, newXR(), noAccount, role)
+	d = compose(t, newXR(), noAccount, role, observedVolume("vol-0123456789abcdef0"))
 	wantContains(t, str(d[keyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role")
 	wantContains(t, policyDoc(t, d[keyInstanceRolePolicy]), "arn:aws:iam::444455556666:role/demo-x7k2p-invoker-role")
 }
 
 // TestInstanceReplacedOnLaunchChanges: what EC2 cannot change in place
 // gives the instance a new composition resource name (so Crossplane
-// replaces it); what it can, such as tags, does not.
+// replaces it); what it can, such as tags, does not, and neither does the
+// data volume, a resource of its own.
 func TestInstanceReplacedOnLaunchChanges(t *testing.T) {
 	key := func(m ...func(*v1alpha1.XRestateStack)) string {
 		k, _ := instanceOf(t, composeHost(t, newXR(m...), newPolicy()))
@@ -103,11 +107,11 @@ func TestInstanceReplacedOnLaunchChanges(t *testing.T) {
 	base := key()
 	want(t, key(), base)
 	want(t, key(func(xr *v1alpha1.XRestateStack) { xr.Spec.Tags = map[string]string{"team": "a"} }), base)
+	want(t, key(func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.DataVolume.SizeGiB = 20 }), base)
 	for name, m := range map[string]func(*v1alpha1.XRestateStack){
 		"restate version": func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.Restate.Tag = "1.7.3" },
 		"config":          func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.Config.BootstrapNumPartitions = 8 },
 		"instance type":   func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.InstanceType = "t4g.small" },
-		"volume size":     func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.DataVolume.SizeGiB = 20 },
 	} {
 		if key(m) == base {
 			t.Errorf("changing the %s keeps the instance", name)

@@ -170,6 +170,7 @@ func hostFilesFor(region string, sh *selfHosted) (map[string]string, error) {
 		"cli-version":   sh.CLIVersion,
 		"region":        region,
 		"log-group":     sh.Logs.GroupName,
+		"data-volume":   sh.VolumeID,
 	}
 	if sh.XRay() {
 		files["collector-image"] = sh.CollectorImage

@@ -30,9 +30,10 @@ var update = flag.Bool("update", false, "rewrite the golden files under test/gol
 var (
 	tools = localrender.Tools{CLI: "../bin/crossplane", Core: "../bin/crossplane-core", Function: "../bin/function"}
 	repo  = localrender.Repo{
-		Composition: "../compositions/composition.yaml",
-		Functions:   "../examples/functions.yaml",
-		XRD:         "../compositions/definition.yaml",
+		Composition:  "../compositions/composition.yaml",
+		Compositions: "../examples/compositions",
+		Functions:    "../examples/functions.yaml",
+		XRD:          "../compositions/definition.yaml",
 	}
 )
 
@@ -146,10 +147,12 @@ func TestRender(t *testing.T) {
 				t.Errorf("%s: status lists %d services, spec %d", ex.Name, len(st), len(specs))
 			}
 			_, selfHosted, _ := unstructured.NestedMap(xr.Object, "spec", "environment", "selfHosted")
-			noPath := selfHosted && len(specs) > 0
+			_, recipe, _ := unstructured.NestedMap(xr.Object, "spec", "compositionRef")
+			noPath := selfHosted && !recipe && len(specs) > 0
 			if noPath {
-				// The example Composition declares no path from the cluster
-				// to a self-hosted admin API: no Job, and the claim says so.
+				// The platform's Composition declares no path from the
+				// cluster to a self-hosted admin API: no Job, and the claim
+				// says so. The recipes (examples/compositions) declare one.
 				if condition(xr, "Registered") != "False" || conditionReason(xr, "Registered") != "NoAdminPath" {
 					t.Errorf("%s: settled Registered is %q (%s), want False (NoAdminPath)", ex.Name, condition(xr, "Registered"), conditionReason(xr, "Registered"))
 				}
@@ -158,7 +161,23 @@ func TestRender(t *testing.T) {
 						t.Errorf("%s: Job %s without a path to the admin API", ex.Name, d.GetName())
 					}
 				}
-			} else if len(specs) > 0 && condition(xr, "Registered") != "True" {
+			} else if recipe {
+				// The recipe's path: the admin port open to its declared
+				// source, and a Job per service.
+				var rules, jobs int
+				for _, d := range localrender.Composed(mustSplit(t, ex.Settled)) {
+					if strings.HasPrefix(d.GetAnnotations()["crossplane.io/composition-resource-name"], "security-group-rule-admin-from-") {
+						rules++
+					}
+					if d.GetKind() == "Job" {
+						jobs++
+					}
+				}
+				if rules != 1 || jobs != len(specs) {
+					t.Errorf("%s: %d admin access rules and %d Jobs, want 1 and %d", ex.Name, rules, jobs, len(specs))
+				}
+			}
+			if !noPath && len(specs) > 0 && condition(xr, "Registered") != "True" {
 				t.Errorf("%s: settled Registered condition is %q, want True", ex.Name, condition(xr, "Registered"))
 			}
 			for _, sv := range st {

@@ -145,7 +145,9 @@ type registerRun struct {
 // need them (the CDK's defaults wait minutes).
 func runRegister(t *testing.T, env []string, args ...string) registerRun {
 	t.Helper()
-	fast := []string{"--health-attempts=3", "--health-initial-backoff=50ms", "--health-max-backoff=200ms", "--health-jitter=0s",
+	// The local restate-server listens on loopback, which register refuses
+	// unless told (a platform allows it in StackPolicy.registration).
+	fast := []string{"--allow-loopback", "--health-attempts=3", "--health-initial-backoff=50ms", "--health-max-backoff=200ms", "--health-jitter=0s",
 		"--health-timeout=2s", "--register-attempts=2", "--register-timeout=20s", "--deadline=90s"}
 	cmd := exec.Command(filepath.Join("..", "bin", "function"), append(append([]string{"register"}, fast...), args...)...)
 	cmd.Env = append(os.Environ(), env...)

@@ -105,6 +105,13 @@ type RestateStackStatus struct {
 	// +optional
 	IngressURL string `json:"ingressUrl,omitempty"`
 
+	// AccountID is the AWS account the stack's resources are in, once known
+	// (from the platform, or from an observed ARN). The function keeps it
+	// here: the exact-ARN policies it composes depend on it, and must not be
+	// withdrawn should an observation lose it.
+	// +optional
+	AccountID string `json:"accountId,omitempty"`
+
 	// InvokerRoleARN is the IAM role Restate assumes to invoke Lambda
 	// services, once known.
 	// +optional
@@ -149,6 +156,11 @@ type SelfHostedStatus struct {
 	// AdminSecurityGroupID: members of this group may reach the admin API.
 	// +optional
 	AdminSecurityGroupID string `json:"adminSecurityGroupId,omitempty"`
+	// DataVolumeID of the EBS volume holding Restate's data. The function
+	// keeps it here once observed: the host's user data and permissions
+	// name it, and must not change should an observation lose it.
+	// +optional
+	DataVolumeID string `json:"dataVolumeId,omitempty"`
 }
 
 // XRestateStack is a Restate environment on AWS, with everything it needs.

@@ -160,6 +160,11 @@ type ExistingNetworkSpec struct {
 	// SubnetID of the existing subnet, in that VPC, for the host.
 	// +kubebuilder:validation:Pattern=`^subnet-[0-9a-f]{8,17}$`
 	SubnetID string `json:"subnetId"`
+
+	// AvailabilityZone of that subnet, such as eu-west-1b. The data volume
+	// is created there; a volume attaches only to instances of its zone.
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]$`
+	AvailabilityZone string `json:"availabilityZone"`
 }
 
 // LogsSpec is the CloudWatch log group of the server.
@@ -216,9 +221,13 @@ type RestateServerSpec struct {
 }
 
 // DataVolumeSpec is the EBS volume that holds the server's state. It is
-// always encrypted.
+// always encrypted, and a resource of its own: it outlives the instance, which
+// attaches it at boot, so replacing the instance keeps Restate's data.
+// provider-aws never modifies a volume once created, so its size, type, IOPS
+// and key cannot change; the function refuses such changes.
 type DataVolumeSpec struct {
-	// SizeGiB of the volume. Defaults to 8.
+	// SizeGiB of the volume. Defaults to 8. io1 and io2 take 4 or more,
+	// st1 and sc1 125 or more.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16384
@@ -229,8 +238,19 @@ type DataVolumeSpec struct {
 	// +kubebuilder:validation:Enum=gp3;gp2;io1;io2;st1;sc1
 	Type string `json:"type,omitempty"`
 
+	// IOPS provisioned for gp3 (3000 to 16000, at most 500 per GiB; AWS's
+	// default is 3000), io1 (100 to 64000, at most 50 per GiB) or io2 (100
+	// to 256000, at most 1000 per GiB). Required for io1 and io2; other
+	// types take none.
+	// +optional
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=256000
+	IOPS int32 `json:"iops,omitempty"`
+
 	// KMSKeyID encrypts the volume with a customer managed key instead of
-	// the account's default EBS key.
+	// the account's default EBS key: a key id or key ARN of the stack's
+	// region (not an alias: the host's permission to use the key names it
+	// exactly).
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	KMSKeyID string `json:"kmsKeyId,omitempty"`

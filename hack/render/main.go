@@ -26,6 +26,7 @@ func main() {
 	flag.StringVar(&t.Core, "crossplane-core", "bin/crossplane-core", "crossplane core binary (the render engine)")
 	flag.StringVar(&t.Function, "function", "bin/function", "function binary")
 	flag.StringVar(&r.Composition, "composition", "compositions/composition.yaml", "Composition")
+	flag.StringVar(&r.Compositions, "compositions", "examples/compositions", "directory of Compositions that claims pick by spec.compositionRef")
 	flag.StringVar(&r.XRD, "xrd", "compositions/definition.yaml", "CompositeResourceDefinition")
 	flag.StringVar(&r.Functions, "functions", "examples/functions.yaml", "Functions for render")
 	flag.StringVar(&claims, "claims", "examples/claims", "directory of example claims")

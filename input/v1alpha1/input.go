@@ -46,6 +46,15 @@ type StackPolicy struct {
 	// +optional
 	Tags map[string]string `json:"tags,omitempty"`
 
+	// AllowedInvokerRoleARNs are the existing IAM roles (shell patterns of
+	// role ARNs, where * does not cross a /: list role/* and role/*/* for
+	// roles with paths) a claim may name as its environment's invokerRoleArn. The
+	// stack adds an inline policy to such a role when it is in the stack's
+	// account, so a claim may only name roles the platform lets stacks
+	// touch. With none listed, claims may name none.
+	// +optional
+	AllowedInvokerRoleARNs []string `json:"allowedInvokerRoleArns,omitempty"`
+
 	// DefaultInstanceType of self-hosted servers. Defaults to t4g.micro.
 	// +optional
 	DefaultInstanceType string `json:"defaultInstanceType,omitempty"`
@@ -118,6 +127,22 @@ type RegistrationPolicy struct {
 	// (Published versioning). Without it, claims cannot use Published.
 	// +optional
 	Publisher *PublisherIdentity `json:"publisher,omitempty"`
+
+	// AllowedAdminHosts are the hosts (shell patterns, such as
+	// "*.restate.example.com") of the admin URLs claims may name: an
+	// existing environment's adminUrl and a service's registration
+	// adminUrl. Registration Jobs send the claim's admin token there. A
+	// claim naming another host is refused; with none listed, claims may
+	// name no admin URL. Link-local and cloud metadata addresses are
+	// refused whatever this says.
+	// +optional
+	AllowedAdminHosts []string `json:"allowedAdminHosts,omitempty"`
+
+	// AllowLoopback lets admin URLs be loopback addresses (localhost,
+	// 127.0.0.0/8, ::1): a restate-server beside the cluster in a test,
+	// say. Off, the function and the register command refuse them.
+	// +optional
+	AllowLoopback bool `json:"allowLoopback,omitempty"`
 
 	// AdminAccess opens a self-hosted server's admin port to where the
 	// registration Jobs run: the cluster's nodes' or pods' security groups,

@@ -62,6 +62,11 @@ func (in *RegistrationPolicy) DeepCopyInto(out *RegistrationPolicy) {
 		*out = new(PublisherIdentity)
 		**out = **in
 	}
+	if in.AllowedAdminHosts != nil {
+		in, out := &in.AllowedAdminHosts, &out.AllowedAdminHosts
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	in.AdminAccess.DeepCopyInto(&out.AdminAccess)
 }
 
@@ -96,6 +101,11 @@ func (in *StackPolicy) DeepCopyInto(out *StackPolicy) {
 		for key, val := range *in {
 			(*out)[key] = val
 		}
+	}
+	if in.AllowedInvokerRoleARNs != nil {
+		in, out := &in.AllowedInvokerRoleARNs, &out.AllowedInvokerRoleARNs
+		*out = make([]string, len(*in))
+		copy(*out, *in)
 	}
 	if in.AllowedInstanceTypes != nil {
 		in, out := &in.AllowedInstanceTypes, &out.AllowedInstanceTypes

@@ -2,7 +2,8 @@
 // the AWS APIs, not from a render), that each flow a RestateStack exists for
 // has its path, and that nothing more is open: the host reaches the
 // internet; clients reach the ingress and registration the admin API from
-// exactly the declared sources; Restate assumes exactly its invoker role,
+// exactly the declared sources; the host attaches exactly its data volume,
+// to itself; Restate assumes exactly its invoker role,
 // which invokes exactly the stack's functions; the host and each function
 // write exactly their own logs; Restate Cloud assumes its role only with
 // the environment's external id. Each identity is also denied the same
@@ -31,15 +32,28 @@ type Account struct {
 	InstanceProfiles []InstanceProfile `json:"instanceProfiles"`
 	Functions        []Function        `json:"functions"`
 	LogGroups        []LogGroup        `json:"logGroups"`
+	Volumes          []Volume          `json:"volumes"`
 }
 
 // Instance is an EC2 instance.
 type Instance struct {
-	ID         string   `json:"id"`
-	SubnetID   string   `json:"subnetId"`
-	Groups     []string `json:"groups"`
-	PublicIP   string   `json:"publicIp"`
-	ProfileARN string   `json:"profileArn"`
+	ID         string            `json:"id"`
+	Region     string            `json:"region"`
+	Zone       string            `json:"zone"`
+	Tags       map[string]string `json:"tags"`
+	SubnetID   string            `json:"subnetId"`
+	Groups     []string          `json:"groups"`
+	PublicIP   string            `json:"publicIp"`
+	ProfileARN string            `json:"profileArn"`
+}
+
+// Volume is an EBS volume.
+type Volume struct {
+	ID        string            `json:"id"`
+	Region    string            `json:"region"`
+	Zone      string            `json:"zone"`
+	Encrypted bool              `json:"encrypted"`
+	Tags      map[string]string `json:"tags"`
 }
 
 // SecurityGroup is a security group and its rules.
@@ -124,6 +138,8 @@ type Host struct {
 	IngressSources, AdminSources []string
 	InstanceRole                 string
 	LogGroup                     string
+	// DataVolumeID is the volume holding Restate's data.
+	DataVolumeID string
 }
 
 // StackFunction is a Lambda service's function and its execution role.
@@ -153,6 +169,7 @@ const (
 	FlowRestateInvoker  = "Restate -> invoker role"
 	FlowInvokerLambda   = "invoker -> Lambda"
 	FlowHostLogs        = "host -> its log group"
+	FlowHostVolume      = "host -> its data volume"
 	FlowLambdaLogs      = "Lambda -> its log group"
 	FlowCloudInvoker    = "Restate Cloud -> invoker role"
 	FlowManagedPolicies = "managed policies"
@@ -275,6 +292,7 @@ func (au *auditor) host(s Stack, others []Stack) {
 	} else if s.InvokerRole != "" {
 		au.fail(s, FlowRestateInvoker, hostIdentity, "role "+s.InvokerRole, "no such role")
 	}
+	au.volume(s, inst, role, others)
 	logs, ok := au.logGroup(h.LogGroup)
 	if !ok {
 		au.fail(s, FlowHostLogs, hostIdentity, "log group "+h.LogGroup, "no such log group")
@@ -288,6 +306,50 @@ func (au *auditor) host(s Stack, others []Stack) {
 					au.allow(s, FlowHostLogs, role, action, other+":log-stream:i-0example", false)
 				}
 			}
+		}
+	}
+}
+
+// volume checks the host's data volume: encrypted, in the instance's zone,
+// and attachable by the host's role exactly there: to its own instance, as
+// the instance's tags show it; not the volume of any other stack, not to any
+// other stack's instance, nor to an instance of no stack.
+func (au *auditor) volume(s Stack, inst Instance, role Role, others []Stack) {
+	h := s.Host
+	identity := "role " + role.Name
+	v, ok := find(au.a.Volumes, func(v Volume) bool { return v.ID == h.DataVolumeID })
+	if !ok {
+		au.fail(s, FlowHostVolume, identity, "volume "+h.DataVolumeID, "no such volume")
+		return
+	}
+	if !v.Encrypted {
+		au.fail(s, FlowHostVolume, identity, "volume "+v.ID, "not encrypted")
+	}
+	if v.Zone != inst.Zone {
+		au.fail(s, FlowHostVolume, identity, "volume "+v.ID, "in zone %s, the instance %s in %s: it cannot attach", v.Zone, inst.ID, inst.Zone)
+	}
+	account := strings.Split(role.ARN, ":")[4]
+	arn := func(region, resource string) string { return "arn:aws:ec2:" + region + ":" + account + ":" + resource }
+	tagged := func(i Instance) map[string]string {
+		ctx := map[string]string{}
+		for k, v := range i.Tags {
+			ctx["aws:ResourceTag/"+k] = v
+		}
+		return ctx
+	}
+	const attach = "ec2:AttachVolume"
+	au.allowWith(s, FlowHostVolume, role, attach, arn(v.Region, "volume/"+v.ID), nil, true)
+	au.allowWith(s, FlowHostVolume, role, attach, arn(inst.Region, "instance/"+inst.ID), tagged(inst), true)
+	au.allowWith(s, FlowHostVolume, role, attach, arn(inst.Region, "instance/i-0ofnostack"), nil, false)
+	for _, o := range others {
+		if o.Host == nil {
+			continue
+		}
+		if ov, ok := find(au.a.Volumes, func(x Volume) bool { return x.ID == o.Host.DataVolumeID }); ok {
+			au.allowWith(s, FlowHostVolume, role, attach, arn(ov.Region, "volume/"+ov.ID), nil, false)
+		}
+		if oi, ok := find(au.a.Instances, func(x Instance) bool { return x.ID == o.Host.InstanceID }); ok {
+			au.allowWith(s, FlowHostVolume, role, attach, arn(oi.Region, "instance/"+oi.ID), tagged(oi), false)
 		}
 	}
 }
@@ -350,6 +412,12 @@ func (au *auditor) cloud(s Stack) {
 // allow checks that a role's inline policies allow (or, want false, deny)
 // an action on a resource.
 func (au *auditor) allow(s Stack, flow string, r Role, action, resource string, want bool) {
+	au.allowWith(s, flow, r, action, resource, nil, want)
+}
+
+// allowWith is allow with the request's condition keys (a resource's tags,
+// say).
+func (au *auditor) allowWith(s Stack, flow string, r Role, action, resource string, ctx map[string]string, want bool) {
 	allowed := false
 	for name, doc := range r.Inline {
 		d, err := iampolicy.Parse(doc)
@@ -357,7 +425,7 @@ func (au *auditor) allow(s Stack, flow string, r Role, action, resource string, 
 			au.fail(s, flow, "role "+r.Name, "policy "+name, "cannot be evaluated: %v", err)
 			continue
 		}
-		allowed = allowed || d.Allows(iampolicy.Request{Action: action, Resource: resource})
+		allowed = allowed || d.Allows(iampolicy.Request{Action: action, Resource: resource, Context: ctx})
 	}
 	if allowed != want {
 		au.fail(s, flow, "role "+r.Name, resource, "%s %s, want %s", action, verdict(allowed), verdict(want))

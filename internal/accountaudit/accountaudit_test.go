@@ -29,8 +29,10 @@ func healthy() (Account, []Stack) {
 	var stacks []Stack
 	for i, name := range []string{"a", "b"} {
 		sgIngress, sgAdmin := "sg-"+name+"1", "sg-"+name+"2"
-		a.Instances = append(a.Instances, Instance{ID: "i-" + name, SubnetID: "subnet-" + name, Groups: []string{sgIngress, sgAdmin},
+		a.Instances = append(a.Instances, Instance{ID: "i-" + name, Region: "eu-central-1", Zone: "eu-central-1a",
+			Tags: map[string]string{"stack": name}, SubnetID: "subnet-" + name, Groups: []string{sgIngress, sgAdmin},
 			ProfileARN: "arn:aws:iam::" + acct + ":instance-profile/" + name + "-profile"})
+		a.Volumes = append(a.Volumes, Volume{ID: "vol-" + name, Region: "eu-central-1", Zone: "eu-central-1a", Encrypted: true})
 		a.Subnets = append(a.Subnets, Subnet{ID: "subnet-" + name, Routes: []Route{{"10.0.0.0/16", "local"}, {anywhere, "nat-" + name}}})
 		all := []Rule{{Protocol: "-1", FromPort: -1, ToPort: -1, CIDRs: []string{anywhere}}}
 		a.SecurityGroups = append(a.SecurityGroups,
@@ -46,7 +48,9 @@ func healthy() (Account, []Stack) {
 				Trust:    policy(`{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole"]}`),
 				Attached: []string{"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
 				Inline: map[string]string{"p": policy(allow("sts:AssumeRole", roleARN(name+"-invoker-role")),
-					allow("logs:CreateLogStream", group+":*"), allow("logs:PutLogEvents", group+":*"))}},
+					allow("logs:CreateLogStream", group+":*"), allow("logs:PutLogEvents", group+":*"),
+					allow("ec2:AttachVolume", "arn:aws:ec2:eu-central-1:"+acct+":volume/vol-"+name),
+					`{"Effect":"Allow","Action":["ec2:AttachVolume"],"Resource":["arn:aws:ec2:eu-central-1:`+acct+`:instance/*"],"Condition":{"StringEquals":{"aws:ResourceTag/stack":"`+name+`"}}}`)}},
 			Role{Name: name + "-invoker-role", ARN: roleARN(name + "-invoker-role"),
 				Trust:  policy(`{"Effect":"Allow","Principal":{"AWS":"` + roleARN(name+"-instance-role") + `"},"Action":["sts:AssumeRole"]}`),
 				Inline: map[string]string{"invoke-grant": policy(allow("lambda:InvokeFunction", fnARN(fn), fnARN(fn)+":*"))}},
@@ -56,7 +60,7 @@ func healthy() (Account, []Stack) {
 					"arn:aws:logs:eu-central-1:"+acct+":log-group:/aws/lambda/"+fn+":*"))}})
 		stacks = append(stacks, Stack{Name: name, InvokerRole: name + "-invoker-role",
 			Host: &Host{InstanceID: "i-" + name, IngressPort: 8080, AdminPort: 9070, IngressSources: []string{sgIngress}, AdminSources: []string{sgAdmin},
-				InstanceRole: name + "-instance-role", LogGroup: "/restate/" + name},
+				InstanceRole: name + "-instance-role", LogGroup: "/restate/" + name, DataVolumeID: "vol-" + name},
 			Functions: []StackFunction{{Name: fn, ExecRole: fn + "-role"}}})
 	}
 	env := "env_201hd7bh2yrxzmy6h1eqdfhx7g"
@@ -104,6 +108,18 @@ func TestBrokenStacks(t *testing.T) {
 		{"a wildcard no one can evaluate", func(a *Account) {
 			a.Roles[1].Inline["invoke-grant"] = policy(allow("lambda:*", fnARN("a-fn-greeter")))
 		}, []string{`a: flow "invoker -> Lambda": role a-invoker-role -> policy invoke-grant: cannot be evaluated`}},
+		{"a host that may attach its volume to any instance", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], `,"Condition":{"StringEquals":{"aws:ResourceTag/stack":"a"}}`, "")
+		}, []string{`a: flow "host -> its data volume": role a-instance-role -> arn:aws:ec2:eu-central-1:123456789012:instance/i-0ofnostack: ec2:AttachVolume allowed, want denied`}},
+		{"a host that may attach any volume", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], "volume/vol-a", "volume/*")
+		}, []string{`a: flow "host -> its data volume": role a-instance-role -> arn:aws:ec2:eu-central-1:123456789012:volume/vol-b: ec2:AttachVolume allowed, want denied`}},
+		{"a volume in another zone than its instance", func(a *Account) {
+			a.Volumes[0].Zone = "eu-central-1b"
+		}, []string{`a: flow "host -> its data volume": role a-instance-role -> volume vol-a: in zone eu-central-1b, the instance i-a in eu-central-1a`}},
+		{"an unencrypted volume", func(a *Account) {
+			a.Volumes[0].Encrypted = false
+		}, []string{`a: flow "host -> its data volume": role a-instance-role -> volume vol-a: not encrypted`}},
 		{"another managed policy", func(a *Account) {
 			a.Roles[0].Attached = append(a.Roles[0].Attached, "arn:aws:iam::aws:policy/AdministratorAccess")
 		}, []string{`a: flow "managed policies": role a-instance-role -> arn:aws:iam::aws:policy/AdministratorAccess`}},

@@ -11,7 +11,7 @@
 // in "*" (a prefix, so ":*" covers a log group's streams and a function's
 // versions); Principal {"AWS": ARNs} (an account's ":root" meaning any
 // principal of that account) or {"Service": names}; Condition operators
-// StringEquals and ArnEquals, each key with one value or a list.
+// StringEquals, ArnEquals and Bool, each key with one value or a list.
 package iampolicy
 
 import (
@@ -122,8 +122,8 @@ func (s Statement) check() error {
 		}
 	}
 	for op, keys := range s.Condition {
-		if op != "StringEquals" && op != "ArnEquals" {
-			return fmt.Errorf("condition operator %q: want StringEquals or ArnEquals", op)
+		if op != "StringEquals" && op != "ArnEquals" && op != "Bool" {
+			return fmt.Errorf("condition operator %q: want StringEquals, ArnEquals or Bool", op)
 		}
 		for key, values := range keys {
 			if len(values) == 0 {
@@ -168,8 +168,9 @@ func (s Statement) matches(r Request) bool {
 			if !ok {
 				return false // a key the request does not carry: closed
 			}
-			// StringEquals and ArnEquals alike compare exactly: the
-			// function emits no ARN patterns in conditions.
+			// StringEquals, ArnEquals and Bool alike compare exactly:
+			// the function emits no ARN patterns in conditions, and
+			// booleans as "true".
 			if !anyOf(values, func(v string) bool { return v == got }) {
 				return false
 			}

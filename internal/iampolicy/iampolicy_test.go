@@ -51,6 +51,29 @@ func TestAllows(t *testing.T) {
 			t.Errorf("%s: Allows = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	// Conditions on the resource's tags and a Bool: exactly the values
+	// given, and a key the request lacks denies.
+	tagged := mustParse(t, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["ec2:AttachVolume"],"Resource":["arn:aws:ec2:eu-central-1:111122223333:instance/*"],"Condition":{"StringEquals":{"aws:ResourceTag/stack":"a"}}},
+		{"Effect":"Allow","Action":["kms:CreateGrant"],"Resource":["arn:aws:kms:eu-central-1:111122223333:key/k"],"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"}}}]}`)
+	inst := "arn:aws:ec2:eu-central-1:111122223333:instance/i-0abc"
+	for _, tc := range []struct {
+		name   string
+		action string
+		res    string
+		ctx    map[string]string
+		want   bool
+	}{
+		{"an instance of the stack", "ec2:AttachVolume", inst, map[string]string{"aws:ResourceTag/stack": "a"}, true},
+		{"an instance of another stack", "ec2:AttachVolume", inst, map[string]string{"aws:ResourceTag/stack": "b"}, false},
+		{"an untagged instance", "ec2:AttachVolume", inst, nil, false},
+		{"a grant for an AWS resource", "kms:CreateGrant", "arn:aws:kms:eu-central-1:111122223333:key/k", map[string]string{"kms:GrantIsForAWSResource": "true"}, true},
+		{"a grant for anyone", "kms:CreateGrant", "arn:aws:kms:eu-central-1:111122223333:key/k", map[string]string{"kms:GrantIsForAWSResource": "false"}, false},
+	} {
+		if got := tagged.Allows(Request{Action: tc.action, Resource: tc.res, Context: tc.ctx}); got != tc.want {
+			t.Errorf("%s: Allows = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 	// A dot in an ARN is a dot, not any character.
 	dotted := mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::a.b/*"]}]}`)
 	if dotted.Allows(Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::axb/key"}) {

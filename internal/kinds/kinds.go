@@ -7,6 +7,7 @@ package kinds
 import (
 	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
+	ec2v1alpha1 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1alpha1"
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
@@ -29,6 +30,9 @@ const (
 	TagList
 	// TagMap: a map of key to value.
 	TagMap
+	// TagSpecifications: EC2's tag specifications, applied at creation
+	// (with a Name tag too).
+	TagSpecifications
 )
 
 // Readiness is how an object of a kind shows it is ready.
@@ -83,6 +87,7 @@ var All = []Kind{
 	awsKind(ec2.SchemeGroupVersion, "SecurityGroup", "securitygroups", TagList, func() runtime.Object { return &ec2.SecurityGroup{} }),
 	awsKind(ec2manual.SchemeGroupVersion, "SecurityGroupRule", "securitygrouprules", NoTags, func() runtime.Object { return &ec2manual.SecurityGroupRule{} }),
 	awsKind(ec2manual.SchemeGroupVersion, "Instance", "instances", TagList, func() runtime.Object { return &ec2manual.Instance{} }),
+	awsKind(ec2v1alpha1.GroupVersion, "Volume", "volumes", TagSpecifications, func() runtime.Object { return &ec2v1alpha1.Volume{} }),
 	awsKind(iam.SchemeGroupVersion, "Role", "roles", TagList, func() runtime.Object { return &iam.Role{} }),
 	awsKind(iam.SchemeGroupVersion, "RolePolicy", "rolepolicies", NoTags, func() runtime.Object { return &iam.RolePolicy{} }),
 	awsKind(iam.SchemeGroupVersion, "RolePolicyAttachment", "rolepolicyattachments", NoTags, func() runtime.Object { return &iam.RolePolicyAttachment{} }),

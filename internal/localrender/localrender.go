@@ -37,9 +37,43 @@ type Tools struct {
 
 // Repo holds the repository files a render reads.
 type Repo struct {
+	// Composition is the platform's Composition.
 	Composition string
-	Functions   string
-	XRD         string
+	// Compositions is a directory of other Compositions, which a claim
+	// picks by name (spec.compositionRef), as a cluster would.
+	Compositions string
+	Functions    string
+	XRD          string
+}
+
+// compositionFor is the file of the Composition a claim picks: the one its
+// spec.compositionRef names, else the platform's.
+func (r Repo) compositionFor(claim []byte) (string, error) {
+	var c struct {
+		Spec struct {
+			CompositionRef *struct{ Name string } `json:"compositionRef"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(claim, &c); err != nil {
+		return "", err
+	}
+	if c.Spec.CompositionRef == nil {
+		return r.Composition, nil
+	}
+	files, _ := filepath.Glob(filepath.Join(r.Compositions, "*.yaml"))
+	for _, f := range append([]string{r.Composition}, files...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		var comp struct {
+			Metadata struct{ Name string } `json:"metadata"`
+		}
+		if err := yaml.Unmarshal(b, &comp); err == nil && comp.Metadata.Name == c.Spec.CompositionRef.Name {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("the claim picks Composition %q, which is neither %s nor in %s", c.Spec.CompositionRef.Name, r.Composition, r.Compositions)
 }
 
 // Function is a function binary serving on a loopback port.
@@ -233,6 +267,9 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 	}
 	xr, err := ClaimToXR(claim)
 	if err != nil {
+		return nil, err
+	}
+	if r.Composition, err = r.compositionFor(claim); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -96,6 +96,11 @@ func Observe(u *unstructured.Unstructured) error {
 		at["functionName"], at["version"], at["state"], at["lastUpdateStatus"] = name, "$LATEST", "Active", "Successful"
 		at["codeSHA256"] = base64.StdEncoding.EncodeToString(sum[:])
 		at["role"] = "arn:aws:iam::" + Account + ":role/" + role
+	case "Volume":
+		external = id("vol")
+		at["volumeID"], at["state"] = external, "available"
+		kms, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "kmsKeyId")
+		at["kmsKeyID"] = kms
 	case "Instance":
 		external = id("i")
 		ip := ipOf(name, "10.0.1.")

@@ -49,8 +49,9 @@ type Args struct {
 	RevisionHistoryLimit int  `name:"revision-history-limit" help:"Drained deployments pruning keeps." default:"${revision_history_limit}"`
 	MaxPrunedPerRun      int  `name:"max-pruned-per-run" help:"Deployments one run prunes at most." default:"${max_pruned_per_run}"`
 
-	Insecure  bool   `name:"insecure" help:"Accept any certificate on the admin API."`
-	TokenFile string `name:"token-file" help:"File holding the admin API's bearer token (a mounted Secret). Else $RESTATE_ADMIN_TOKEN, if set." type:"path"`
+	Insecure      bool   `name:"insecure" help:"Accept any certificate on the admin API."`
+	AllowLoopback bool   `name:"allow-loopback" help:"Let the admin URL be a loopback address (a local restate-server); link-local and metadata addresses are always refused."`
+	TokenFile     string `name:"token-file" help:"File holding the admin API's bearer token (a mounted Secret). Else $RESTATE_ADMIN_TOKEN, if set." type:"path"`
 
 	HealthAttempts       int           `name:"health-attempts" help:"Health checks before giving up." default:"${health_attempts}"`
 	HealthInitialBackoff time.Duration `name:"health-initial-backoff" help:"First wait between health checks; it doubles." default:"${health_initial_backoff}"`

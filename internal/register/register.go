@@ -29,6 +29,8 @@ type Options struct {
 	// Token is the admin API's bearer token, if it needs one.
 	Token    string
 	Insecure bool
+	// AllowLoopback lets the admin URL be a loopback address.
+	AllowLoopback bool
 
 	// Exactly one of LambdaARN and URI is set.
 	LambdaARN string
@@ -84,7 +86,7 @@ func (b Backoff) Wait(n int) time.Duration {
 // and the log, which the command provides.
 func OptionsOf(a regcontract.Args) Options {
 	return Options{
-		AdminURL: a.AdminURL, Insecure: a.Insecure,
+		AdminURL: a.AdminURL, Insecure: a.Insecure, AllowLoopback: a.AllowLoopback,
 		LambdaARN: a.LambdaARN, URI: a.URI, AssumeRoleARN: a.AssumeRoleARN,
 		Versioning: a.Versioning, CodeSHA256: a.CodeSHA256,
 		Force: a.Force, Breaking: a.Breaking, Private: a.Private, ExpectedService: a.ExpectedService,
@@ -108,7 +110,7 @@ type Result = regcontract.Report
 // Register registers the endpoint, idempotently: a second run with the same
 // options leaves the same single deployment.
 func Register(ctx context.Context, o Options) (*Result, error) {
-	c, err := restateadmin.New(o.AdminURL, o.Token, o.Insecure)
+	c, err := restateadmin.New(o.AdminURL, o.Token, o.Insecure, o.AllowLoopback)
 	if err != nil {
 		return nil, fail(ClassUsage, err)
 	}
@@ -178,7 +180,7 @@ func Register(ctx context.Context, o Options) (*Result, error) {
 // Deregister removes every deployment of the endpoint (the qualified ARN or
 // URI that was registered).
 func Deregister(ctx context.Context, o Options, endpoint string) (*Result, error) {
-	c, err := restateadmin.New(o.AdminURL, o.Token, o.Insecure)
+	c, err := restateadmin.New(o.AdminURL, o.Token, o.Insecure, o.AllowLoopback)
 	if err != nil {
 		return nil, fail(ClassUsage, err)
 	}

@@ -5,12 +5,17 @@
 package restateadmin
 
 import (
+	"net"
+	"net/netip"
+	"syscall"
+
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/restate-crossplane/function-restate-stack/internal/adminaddr"
 	"io"
 	"net/http"
 	"net/url"
@@ -90,17 +95,44 @@ type Client struct {
 }
 
 // New returns a client of the admin API at adminURL. insecure accepts any
-// certificate, for self-signed servers.
-func New(adminURL, token string, insecure bool) (*Client, error) {
+// certificate, for self-signed servers. It refuses, before and after name
+// resolution, to reach link-local and cloud metadata addresses, and
+// loopback unless allowLoopback (see internal/adminaddr).
+func New(adminURL, token string, insecure, allowLoopback bool) (*Client, error) {
 	u, err := url.Parse(strings.TrimSuffix(adminURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("admin URL %q is not an http or https URL", adminURL)
 	}
+	if why := adminaddr.RefusedHost(u.Hostname(), allowLoopback); why != "" {
+		return nil, fmt.Errorf("admin URL %q: refused, its host is %s", adminURL, why)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Every address dialled is checked after resolution, so a name that
+	// resolves (or rebinds) to a refused address is refused too.
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: dialGuard(allowLoopback)}
+	tr.DialContext = dialer.DialContext
 	if insecure {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for: self-signed admin endpoints
 	}
 	return &Client{base: u, token: token, http: &http.Client{Transport: tr}}, nil
+}
+
+// dialGuard checks each address the client connects to, after resolution.
+func dialGuard(allowLoopback bool) func(network, address string, c syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return err
+		}
+		if why := adminaddr.RefusedIP(ip, allowLoopback); why != "" {
+			return fmt.Errorf("refused to connect to %s: %s", ip, why)
+		}
+		return nil
+	}
 }
 
 // Health is GET /health, within timeout.

@@ -61,8 +61,9 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 	t.Helper()
 	var c struct {
 		Spec struct {
-			ResourceRef struct{ Name string } `json:"resourceRef"`
-			Environment struct {
+			ResourceRef    struct{ Name string }  `json:"resourceRef"`
+			CompositionRef *struct{ Name string } `json:"compositionRef"`
+			Environment    struct {
 				SelfHosted *struct {
 					PublicIngress bool `json:"publicIngress"`
 				} `json:"selfHosted"`
@@ -78,6 +79,7 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 				AdminPort              int    `json:"adminPort"`
 				IngressSecurityGroupID string `json:"ingressSecurityGroupId"`
 				AdminSecurityGroupID   string `json:"adminSecurityGroupId"`
+				DataVolumeID           string `json:"dataVolumeId"`
 			} `json:"selfHosted"`
 		} `json:"status"`
 	}
@@ -104,9 +106,13 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 		if c.Spec.Environment.SelfHosted.PublicIngress {
 			ingress = []string{"0.0.0.0/0"}
 		}
+		admin := []string{sh.AdminSecurityGroupID}
+		if ref := c.Spec.CompositionRef; ref != nil {
+			admin = append(admin, declaredAdminAccess(t, b, ref.Name)...)
+		}
 		s.Host = &accountaudit.Host{InstanceID: sh.InstanceID, IngressPort: sh.IngressPort, AdminPort: sh.AdminPort,
-			IngressSources: ingress, AdminSources: []string{sh.AdminSecurityGroupID}, // the example Composition declares no adminAccess
-			InstanceRole: external["instance-role"], LogGroup: external["log-group"]}
+			IngressSources: ingress, AdminSources: admin,
+			InstanceRole: external["instance-role"], LogGroup: external["log-group"], DataVolumeID: sh.DataVolumeID}
 	}
 	for key, name := range external {
 		if strings.HasPrefix(key, "fn-") && !strings.Contains(key, ".") {
@@ -117,6 +123,23 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 		s.Cloud = &accountaudit.Cloud{Role: s.InvokerRole, EnvironmentID: cl.EnvironmentID}
 	}
 	return s
+}
+
+// declaredAdminAccess is what the Composition in the cluster opens the
+// admin port to (StackPolicy registration.adminAccess).
+func declaredAdminAccess(t *testing.T, b *box, composition string) []string {
+	t.Helper()
+	var comp stackComposition
+	if err := json.Unmarshal([]byte(b.must("get", "composition", composition, "-o", "json")), &comp); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, step := range comp.Spec.Pipeline {
+		a := step.Input.Registration.AdminAccess
+		out = append(out, a.SourceSecurityGroupIDs...)
+		out = append(out, a.CIDRBlocks...)
+	}
+	return out
 }
 
 // shapesFixture is where the real provider's status shapes are recorded

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -119,19 +121,24 @@ func (b *box) applyCRDs(files []string) {
 // prepareClaim makes an example claim real for the emulated account: its
 // Lambda code exists in moto's S3 (an object version the claim names is
 // replaced by moto's own), and an existing network it names is created
-// first (moto makes up its own ids). It returns the claim to apply and the
-// ids of what it created, which are the platform's, not the stack's.
-func prepareClaim(t *testing.T, endpoint, file string) (claim string, platform []string) {
+// first (moto makes up its own ids), with a cluster's node security group
+// in it. A recipe Composition the claim picks (examples/compositions) is
+// applied, naming that group where it names the cluster's. It returns the
+// claim to apply and the ids of what it created, which are the platform's,
+// not the stack's.
+func prepareClaim(t *testing.T, b *box, endpoint, file string) (claim string, platform []string) {
 	t.Helper()
 	var c struct {
 		Spec struct {
-			Region      string `json:"region"`
-			Environment struct {
+			CompositionRef *struct{ Name string } `json:"compositionRef"`
+			Region         string                 `json:"region"`
+			Environment    struct {
 				SelfHosted *struct {
 					Network struct {
 						Existing *struct {
-							VPCID    string `json:"vpcId"`
-							SubnetID string `json:"subnetId"`
+							VPCID            string `json:"vpcId"`
+							SubnetID         string `json:"subnetId"`
+							AvailabilityZone string `json:"availabilityZone"`
 						} `json:"existing"`
 					} `json:"network"`
 				} `json:"selfHosted"`
@@ -148,6 +155,7 @@ func prepareClaim(t *testing.T, endpoint, file string) (claim string, platform [
 		} `json:"spec"`
 	}
 	claim = string(readYAML(t, file, &c))
+	var clusterGroup string
 	region := c.Spec.Region
 	if region == "" {
 		region = "eu-central-1" // the Composition's default
@@ -169,15 +177,59 @@ func prepareClaim(t *testing.T, endpoint, file string) (claim string, platform [
 	}
 	if sh := c.Spec.Environment.SelfHosted; sh != nil && sh.Network.Existing != nil {
 		var n struct {
-			VPCID    string   `json:"vpcId"`
-			SubnetID string   `json:"subnetId"`
-			IDs      []string `json:"ids"`
+			VPCID            string   `json:"vpcId"`
+			SubnetID         string   `json:"subnetId"`
+			AvailabilityZone string   `json:"availabilityZone"`
+			ClusterGroupID   string   `json:"clusterSecurityGroupId"`
+			IDs              []string `json:"ids"`
 		}
 		account(t, endpoint, &n, "network", region)
-		claim = strings.NewReplacer(sh.Network.Existing.VPCID, n.VPCID, sh.Network.Existing.SubnetID, n.SubnetID).Replace(claim)
+		e := sh.Network.Existing
+		claim = strings.NewReplacer(e.VPCID, n.VPCID, e.SubnetID, n.SubnetID, "availabilityZone: "+e.AvailabilityZone, "availabilityZone: "+n.AvailabilityZone).Replace(claim)
 		platform = n.IDs
+		clusterGroup = n.ClusterGroupID
+	}
+	if c.Spec.CompositionRef != nil {
+		applyRecipe(t, b, c.Spec.CompositionRef.Name, clusterGroup)
 	}
 	return claim, platform
+}
+
+// stackComposition is a Composition of this function, read with the
+// function's own input type.
+type stackComposition struct {
+	Metadata struct{ Name string } `json:"metadata"`
+	Spec     struct {
+		Pipeline []struct {
+			Input policy.StackPolicy `json:"input"`
+		} `json:"pipeline"`
+	} `json:"spec"`
+}
+
+// applyRecipe applies the example Composition of that name, with the
+// cluster's node security group (if the claim's network has one) in place
+// of the example's.
+func applyRecipe(t *testing.T, b *box, name, clusterGroup string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(repo, "examples", "compositions", "*.yaml"))
+	for _, f := range files {
+		var comp stackComposition
+		text := string(readYAML(t, f, &comp))
+		if comp.Metadata.Name != name {
+			continue
+		}
+		for _, step := range comp.Spec.Pipeline {
+			for _, sg := range step.Input.Registration.AdminAccess.SourceSecurityGroupIDs {
+				if clusterGroup == "" {
+					t.Fatalf("%s opens the admin port to a cluster's group, and the claim names no network to create one in", name)
+				}
+				text = strings.ReplaceAll(text, sg, clusterGroup)
+			}
+		}
+		b.apply(text)
+		return
+	}
+	t.Fatalf("no example Composition %s", name)
 }
 
 // inventory is what the emulated account holds, as "kind id" lines, less

@@ -200,6 +200,7 @@ func (p *providers) run(a regcontract.Args, timeout time.Duration) ([]byte, erro
 // Restate's error names. The Job itself is then simulated.
 func (p *providers) lambdaRequest(a regcontract.Args) {
 	a.AdminURL, a.ExpectedService, a.Insecure, a.Prune, a.RegisterAttempts = p.restate, "", false, false, 1
+	a.AllowLoopback = true // the local server
 	a.Deadline = time.Minute
 	out, err := p.run(a, time.Minute)
 	if err != nil {

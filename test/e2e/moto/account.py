@@ -44,7 +44,8 @@ def seed_code(endpoint, region, bucket, keys):
 
 def network(endpoint, region):
     """A platform's network: a VPC with a private subnet that routes egress
-    through a NAT gateway in a public subnet."""
+    through a NAT gateway in a public subnet, and the security group of a
+    cluster's nodes in it."""
     ec2 = client(endpoint, "ec2", region)
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     az = region + "a"
@@ -60,7 +61,10 @@ def network(endpoint, region):
     rt_private = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     ec2.create_route(RouteTableId=rt_private, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
     ec2.associate_route_table(RouteTableId=rt_private, SubnetId=private)
-    return {"vpcId": vpc, "subnetId": private, "ids": [vpc, public, private, igw, rt_public, rt_private, eip, nat]}
+    # The cluster's nodes, for a Composition that opens the admin port to them.
+    nodes = ec2.create_security_group(VpcId=vpc, GroupName="cluster-nodes", Description="cluster nodes")["GroupId"]
+    return {"vpcId": vpc, "subnetId": private, "availabilityZone": az, "clusterSecurityGroupId": nodes,
+            "ids": [vpc, public, private, igw, rt_public, rt_private, eip, nat, nodes]}
 
 
 def inventory(endpoint, regions):
@@ -119,10 +123,11 @@ def inventory(endpoint, regions):
 
 
 def describe(endpoint, regions):
-    """What the account audit reads: each instance's groups, subnet routes
-    and addresses; each group's rules; each role's trust, inline and
-    attached policies; instance profiles; functions and log groups."""
-    out = {"instances": [], "securityGroups": [], "subnets": [], "roles": [], "instanceProfiles": [], "functions": [], "logGroups": []}
+    """What the account audit reads: each instance's groups, subnet routes,
+    addresses, zone and tags; each group's rules; each role's trust, inline
+    and attached policies; instance profiles; functions, log groups and
+    volumes."""
+    out = {"instances": [], "securityGroups": [], "subnets": [], "roles": [], "instanceProfiles": [], "functions": [], "logGroups": [], "volumes": []}
     for region in regions:
         ec2 = client(endpoint, "ec2", region)
         tables = ec2.describe_route_tables()["RouteTables"]
@@ -151,9 +156,14 @@ def describe(endpoint, regions):
                 if i["State"]["Name"] in ("terminated", "shutting-down"):
                     continue
                 out["instances"].append({"id": i["InstanceId"], "region": region, "subnetId": i.get("SubnetId", ""),
+                                         "zone": i.get("Placement", {}).get("AvailabilityZone", ""),
+                                         "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])},
                                          "groups": [g["GroupId"] for g in i.get("SecurityGroups", [])],
                                          "publicIp": i.get("PublicIpAddress", ""),
                                          "profileArn": i.get("IamInstanceProfile", {}).get("Arn", "")})
+        for v in ec2.describe_volumes()["Volumes"]:
+            out["volumes"].append({"id": v["VolumeId"], "region": region, "zone": v["AvailabilityZone"], "encrypted": v.get("Encrypted", False),
+                                   "tags": {t["Key"]: t["Value"] for t in v.get("Tags", [])}})
         for f in client(endpoint, "lambda", region).list_functions()["Functions"]:
             out["functions"].append({"name": f["FunctionName"], "arn": f["FunctionArn"], "role": f["Role"], "region": region})
         for g in client(endpoint, "logs", region).describe_log_groups()["logGroups"]:

@@ -1,0 +1,74 @@
+package fn
+
+import (
+	"testing"
+
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+)
+
+// limit is one side of an AWS limit the schema cannot carry: a claim at the
+// last valid value (wantField empty) or at the first invalid one, refused
+// naming the field.
+type limit struct {
+	xr        func(*v1alpha1.XRestateStack)
+	wantField string
+	wantText  string
+}
+
+// TestAWSLimits checks each limit from both sides.
+func TestAWSLimits(t *testing.T) {
+	vol := func(v v1alpha1.DataVolumeSpec) func(*v1alpha1.XRestateStack) {
+		return func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.DataVolume = v }
+	}
+	const volPath = "spec.environment.selfHosted.dataVolume."
+	cases := map[string]limit{
+		"gp3 of 16384 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16384})},
+		"gp3 of 16385 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16385}), wantField: volPath + "sizeGiB", wantText: "1 to 16384 GiB"},
+		"io2 of 4 GiB":               {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 4, IOPS: 100})},
+		"io2 of 3 GiB":               {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 3, IOPS: 100}), wantField: volPath + "sizeGiB", wantText: "4 to 16384 GiB"},
+		"st1 of 125 GiB":             {xr: vol(v1alpha1.DataVolumeSpec{Type: "st1", SizeGiB: 125})},
+		"st1 of 124 GiB":             {xr: vol(v1alpha1.DataVolumeSpec{Type: "st1", SizeGiB: 124}), wantField: volPath + "sizeGiB", wantText: "125 to 16384 GiB"},
+		"io1 without IOPS":           {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 10}), wantField: volPath + "iops", wantText: "needs provisioned IOPS"},
+		"io1 at 50 IOPS a GiB":       {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 10, IOPS: 500})},
+		"io1 at 50.1 IOPS a GiB":     {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 10, IOPS: 501}), wantField: volPath + "iops", wantText: "at most 50 IOPS per GiB"},
+		"io1 at 64000 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 2000, IOPS: 64000})},
+		"io1 at 64001 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 2000, IOPS: 64001}), wantField: volPath + "iops", wantText: "100 to 64000 IOPS"},
+		"io2 at 100 IOPS":            {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 10, IOPS: 100})},
+		"io2 at 99 IOPS":             {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 10, IOPS: 99}), wantField: volPath + "iops", wantText: "100 to 256000 IOPS"},
+		"gp3 at 3000 IOPS":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 8, IOPS: 3000})},
+		"gp3 at 2999 IOPS":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 8, IOPS: 2999}), wantField: volPath + "iops", wantText: "3000 to 16000 IOPS"},
+		"gp3 at 16000 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 32, IOPS: 16000})},
+		"gp3 at 16001 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 33, IOPS: 16001}), wantField: volPath + "iops", wantText: "3000 to 16000 IOPS"},
+		"gp3 at 500 IOPS a GiB":      {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 8, IOPS: 4000})},
+		"gp3 at 500.1 IOPS a GiB":    {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 8, IOPS: 4001}), wantField: volPath + "iops", wantText: "at most 500 IOPS per GiB"},
+		"gp2 with IOPS":              {xr: vol(v1alpha1.DataVolumeSpec{Type: "gp2", IOPS: 3000}), wantField: volPath + "iops", wantText: "takes no provisioned IOPS"},
+		"not a volume type":          {xr: vol(v1alpha1.DataVolumeSpec{Type: "standard"}), wantField: volPath + "type", wantText: "supported values"},
+		"KMS key id":                 {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "1234abcd-12ab-34cd-56ef-1234567890ab"})},
+		"KMS multi-Region key id":    {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "mrk-1234abcd12ab34cd56ef1234567890ab"})},
+		"KMS key ARN of the region":  {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"})},
+		"KMS key ARN of another one": {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}), wantField: volPath + "kmsKeyId", wantText: "in region eu-west-1"},
+		"KMS alias":                  {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "alias/restate"}), wantField: volPath + "kmsKeyId", wantText: "an alias cannot be used"},
+		"KMS key id one digit short": {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "1234abcd-12ab-34cd-56ef-1234567890a"}), wantField: volPath + "kmsKeyId", wantText: "not a KMS key id"},
+		"KMS key ARN with a bad id":  {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "arn:aws:kms:eu-central-1:111122223333:key/x"}), wantField: volPath + "kmsKeyId", wantText: "not a KMS key id"},
+	}
+	runLimits(t, cases)
+}
+
+func runLimits(t *testing.T, cases map[string]limit) {
+	t.Helper()
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if tc.wantField != "" {
+				wantRejected(t, newXR(tc.xr), newPolicy(), tc.wantField, tc.wantText)
+				return
+			}
+			for _, r := range run(t, newRequest(t, newXR(tc.xr), newPolicy())).GetResults() {
+				if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+					t.Errorf("the last valid value is refused: %s", r.GetMessage())
+				}
+			}
+		})
+	}
+}
