@@ -18,7 +18,7 @@ RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
-.PHONY: all tools build generate check-generate render test unit render-test golden packages bench bench-load e2e clean
+.PHONY: all tools build generate check-generate render test unit render-test golden packages bench bench-load e2e fuzz clean
 
 all: test
 
@@ -104,6 +104,16 @@ packages: $(CROSSPLANE)
 	$(CROSSPLANE) xpkg build --package-root=compositions --examples-root=examples/claims --package-file=$(OUT)/configuration-restate-stack.xpkg
 
 test: check-generate unit render-test packages
+
+## Fuzzing: each target of fn/fuzz_test.go explores for FUZZTIME (4 targets
+## x 150 s = 10 minutes by default); `make test` runs their seeds only. A
+## failing input is written under fn/testdata/fuzz/ and becomes a seed.
+FUZZTIME ?= 150s
+FUZZ_TARGETS := FuzzAWSName FuzzComposeSpec FuzzObservedState FuzzUserData
+fuzz:
+	for target in $(FUZZ_TARGETS); do \
+		$(GO) test ./fn/ -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 ## Benchmarks (BENCHMARKS.md): RunFunction against the protobuf floor at 1
 ## to 256 services, then the real binary under load and a soak.

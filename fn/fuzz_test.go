@@ -3,12 +3,15 @@ package fn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
 // Fuzz targets call compose, not RunFunction: RunFunction recovers a panic
@@ -46,17 +49,95 @@ func FuzzComposeSpec(f *testing.F) {
 		if json.Unmarshal([]byte(spec), &m) != nil {
 			return
 		}
-		xr := map[string]any{"apiVersion": "stack.restate-crossplane.io/v1alpha1", "kind": "XRestateStack",
-			"metadata": map[string]any{"name": "fuzz-x7k2p", "labels": map[string]any{labelClaimNamespace: "team-a"}}, "spec": m}
-		s, err := structpb.NewStruct(xr)
+		if _, err := structpb.NewStruct(m); err != nil {
+			return
+		}
+		if _, err := fn.compose(context.Background(), fuzzRequest(t, spec)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzObservedState: whatever provider-aws (or anything that can write a
+// composed resource's status) reports, the function composes or refuses,
+// never a panic. The fuzzer writes one observed resource's JSON, under a
+// key chosen among the stack's, over a settled stack's observed state.
+func FuzzObservedState(f *testing.F) {
+	keys := []string{keyDataVolume, keyInstanceRole, keyInvokerRole, keyInstanceProfile, keyIngressGroup, keyVPC,
+		keyInstancePrefix + "00000000", serviceKey("greeter", ""), keyRegisterPrefix + "greeter-00000000", reportKey(keyRegisterPrefix + "greeter-00000000")}
+	for i, seed := range []string{
+		`{"apiVersion":"ec2.aws.crossplane.io/v1alpha1","kind":"Volume","status":{"atProvider":{"volumeID":"vol-0123456789abcdef0"},"conditions":[{"type":"Ready","status":"True"}]}}`,
+		`{"apiVersion":"iam.aws.crossplane.io/v1beta1","kind":"Role","status":{"atProvider":{"arn":"arn:aws:iam::111122223333:role/x"}}}`,
+		`{"apiVersion":"ec2.aws.crossplane.io/v1alpha1","kind":"Instance","status":{"atProvider":{"privateDnsName":"ip-10-0-1-5.eu-central-1.compute.internal"}}}`,
+		`{"apiVersion":"lambda.aws.crossplane.io/v1beta1","kind":"Function","status":{"atProvider":{"functionARN":"arn:aws:lambda:eu-central-1:111122223333:function:f","version":"7"}}}`,
+		`{"apiVersion":"batch/v1","kind":"Job","metadata":{"annotations":{"restate-crossplane.io/registration":"{\"service\":\"greeter\",\"removalPolicy\":\"Destroy\"}"}},"status":{"conditions":[{"type":"Failed","status":"True"}]}}`,
+		`{"apiVersion":"v1","kind":"ConfigMap","data":{"endpoint":"x","deploymentId":"dp_1"}}`,
+		`{"kind":7,"status":[]}`,
+	} {
+		f.Add(uint8(i), seed)
+	}
+	fn := &Function{Log: logging.NewNopLogger()}
+	f.Fuzz(func(t *testing.T, which uint8, observed string) {
+		var m map[string]any
+		if json.Unmarshal([]byte(observed), &m) != nil {
+			return
+		}
+		o, err := structpb.NewStruct(m)
 		if err != nil {
 			return
 		}
-		in, _ := structpb.NewStruct(map[string]any{"apiVersion": "input.restate-crossplane.io/v1alpha1", "kind": "StackPolicy",
-			"defaultRegion": "eu-central-1", "accountId": "111122223333", "allowedInstanceTypes": []any{"*"}})
-		req := &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: s}}, Desired: &fnv1.State{}, Input: in}
+		req := fuzzRequest(t, `{"environment":{"selfHosted":{}},"services":[{"name":"greeter","lambda":{"runtime":"nodejs22.x","handler":"index.handler","code":{"s3":{"bucket":"team-a-artifacts","key":"g.zip"}}}}]}`)
+		req.Observed.Resources = map[string]*fnv1.Resource{keys[int(which)%len(keys)]: {Resource: o}}
 		if _, err := fn.compose(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// FuzzUserData: any server settings a claim can reach render user data
+// that stays within EC2's limit, or are refused; never a panic.
+func FuzzUserData(f *testing.F) {
+	f.Add("payments", "RUST_LOG", "debug", "", "")
+	f.Add("a", "X", strings.Repeat("v", 20000), "", "")
+	f.Add("c", "Y", "$(reboot)`x`\"'", "cluster-name = 'x'\n", "events {}\n")
+	f.Fuzz(func(t *testing.T, cluster, envKey, envValue, override, nginx string) {
+		xr := newXR(func(xr *v1alpha1.XRestateStack) {
+			sh := xr.Spec.Environment.SelfHosted
+			sh.Config.ClusterName, sh.Config.Environment, sh.Config.Override = cluster, map[string]string{envKey: envValue}, override
+			if nginx != "" {
+				sh.TLS = v1alpha1.TLSSpec{Termination: v1alpha1.TLSSelfSigned, NginxConfigOverride: nginx}
+			}
+		})
+		s, errs := resolve(xr, newPolicy())
+		if len(errs) > 0 {
+			return
+		}
+		s.SelfHosted.VolumeID = "vol-0123456789abcdef0"
+		ud, err := renderUserData(s.Region, s.SelfHosted)
+		var tooLarge errUserDataTooLarge
+		switch {
+		case errors.As(err, &tooLarge):
+		case err != nil:
+			t.Fatalf("user data failed without a field error: %v", err)
+		case len(ud) > maxUserData:
+			t.Fatalf("user data of %d bytes, over EC2's %d", len(ud), maxUserData)
+		}
+	})
+}
+
+// fuzzRequest is a request for a claim spec, as the other targets build it.
+func fuzzRequest(t *testing.T, spec string) *fnv1.RunFunctionRequest {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(spec), &m); err != nil {
+		t.Fatal(err)
+	}
+	s, err := structpb.NewStruct(map[string]any{"apiVersion": "stack.restate-crossplane.io/v1alpha1", "kind": "XRestateStack",
+		"metadata": map[string]any{"name": "fuzz-x7k2p", "labels": map[string]any{labelClaimNamespace: "team-a"}}, "spec": m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := structpb.NewStruct(map[string]any{"apiVersion": "input.restate-crossplane.io/v1alpha1", "kind": "StackPolicy",
+		"defaultRegion": "eu-central-1", "accountId": "111122223333", "allowedInstanceTypes": []any{"*"}})
+	return &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: s}}, Desired: &fnv1.State{}, Input: in}
 }

@@ -37,9 +37,14 @@ func buildIdentity(s *stack) []part {
 			AssumeRolePolicyDocument: trustService("ec2.amazonaws.com"),
 		}}}},
 		{key: keyInstanceRoleSSM, mr: attach(ssmManagedInstanceCore)},
+		// provider-aws adds the role to the profile once, right after
+		// creating the profile, and never again: created before the role
+		// exists in AWS, the profile stays empty and the host runs with no
+		// identity (the account audit caught this). So the profile waits
+		// until the role is ready.
 		{key: keyInstanceProfile, mr: &iamv1alpha1.InstanceProfile{Spec: iamv1alpha1.InstanceProfileSpec{ForProvider: iamv1alpha1.InstanceProfileParameters{
 			CustomInstanceProfileParameters: iamv1alpha1.CustomInstanceProfileParameters{RoleRef: roleRef},
-		}}}},
+		}}}, needs: []string{keyInstanceRole}},
 	}
 	if sh.XRay() {
 		parts = append(parts, part{key: keyInstanceRoleXRay, mr: attach(xrayWriteOnlyAccess)})

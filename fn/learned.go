@@ -24,6 +24,15 @@ func learn(s *stack, obs observed, kept v1alpha1.RestateStackStatus) {
 	if s.AccountID == "" {
 		s.AccountID = kept.AccountID
 	}
+	// What the last status reported registered: a later Job of the same
+	// service may fail without a report, and the service must still be
+	// deregistered when it goes.
+	s.Registered = map[string]string{}
+	for _, svc := range kept.Services {
+		if svc.Registration != nil && svc.Registration.Endpoint != "" {
+			s.Registered[svc.Name] = svc.Registration.Endpoint
+		}
+	}
 	if sh := s.SelfHosted; sh != nil {
 		sh.VolumeID = obs.str(keyDataVolume, "status.atProvider.volumeID")
 		if sh.VolumeID == "" && kept.SelfHosted != nil {

@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"strings"
 	"testing"
 
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
@@ -52,6 +53,29 @@ func TestAWSLimits(t *testing.T) {
 		"KMS alias":                  {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "alias/restate"}), wantField: volPath + "kmsKeyId", wantText: "an alias cannot be used"},
 		"KMS key id one digit short": {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "1234abcd-12ab-34cd-56ef-1234567890a"}), wantField: volPath + "kmsKeyId", wantText: "not a KMS key id"},
 		"KMS key ARN with a bad id":  {xr: vol(v1alpha1.DataVolumeSpec{KMSKeyID: "arn:aws:kms:eu-central-1:111122223333:key/x"}), wantField: volPath + "kmsKeyId", wantText: "not a KMS key id"},
+	}
+	tag := func(k, v string) func(*v1alpha1.XRestateStack) {
+		return func(xr *v1alpha1.XRestateStack) { xr.Spec.Tags = map[string]string{k: v} }
+	}
+	for name, c := range map[string]limit{
+		"a tag key of 128":              {xr: tag(strings.Repeat("k", 128), "v")},
+		"a tag key of 129":              {xr: tag(strings.Repeat("k", 129), "v"), wantField: "spec.tags[" + strings.Repeat("k", 129) + "]", wantText: "not a valid AWS tag key"},
+		"a tag value of 256":            {xr: tag("team", strings.Repeat("ä", 256))},
+		"a tag value of 257":            {xr: tag("team", strings.Repeat("ä", 257)), wantField: "spec.tags[team]", wantText: "256"},
+		"a tag value IAM refuses":       {xr: tag("team", "a&b"), wantField: "spec.tags[team]", wantText: "not a valid AWS tag value"},
+		"a reserved tag key":            {xr: tag("aws:cloudformation:stack-name", "x"), wantField: "spec.tags[aws:cloudformation:stack-name]", wantText: "not aws:"},
+		"the Name tag, set twice":       {xr: tag("Name", "mine"), wantField: "spec.tags[Name]", wantText: "sets each EC2 resource's Name tag"},
+		"a Lambda description of 256":   {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Description = strings.Repeat("d", 256) })},
+		"a Lambda description of 257":   {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Description = strings.Repeat("d", 257) }), wantField: "spec.services[0].lambda.description", wantText: "more than 256"},
+		"a Lambda environment name":     {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"A_1": "x"} })},
+		"a Lambda environment non-name": {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"1A": "x"} }), wantField: "spec.services[0].lambda.environment[1A]", wantText: "not an environment variable name"},
+		"a Lambda reserved variable":    {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"AWS_REGION": "x"} }), wantField: "spec.services[0].lambda.environment[AWS_REGION]", wantText: "reserved"},
+		"a log group of the stack's":    {xr: func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.Logs.GroupName = "/restate/mine" }},
+		"another service's log group": {xr: func(xr *v1alpha1.XRestateStack) {
+			xr.Spec.Environment.SelfHosted.Logs.GroupName = "/aws/lambda/payments"
+		}, wantField: "spec.environment.selfHosted.logs.groupName", wantText: "AWS services keep their own"},
+	} {
+		cases[name] = c
 	}
 	runLimits(t, cases)
 }

@@ -58,3 +58,24 @@ func TestHostWaitsForItsWayOut(t *testing.T) {
 		t.Error("an existing instance was withdrawn (Crossplane would delete it) because its NAT gateway turned not ready")
 	}
 }
+
+// TestInstanceProfileWaitsForItsRole: provider-aws adds the role to an
+// instance profile only right after creating the profile; a profile created
+// before its role exists in AWS stays empty for good. It is composed only
+// once the role is ready, and kept once it exists.
+func TestInstanceProfileWaitsForItsRole(t *testing.T) {
+	xr := newXR()
+	if _, ok := compose(t, xr, newPolicy())[keyInstanceProfile]; ok {
+		t.Fatal("the instance profile is composed before its role exists")
+	}
+	role := observedReady(keyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role", map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"})
+	if _, ok := compose(t, xr, newPolicy(), role)[keyInstanceProfile]; !ok {
+		t.Error("the instance profile is not composed once its role is ready")
+	}
+	notReady := role.DeepCopy()
+	_ = unstructured.SetNestedSlice(notReady.Object, []any{map[string]any{"type": "Ready", "status": "False", "reason": "Unavailable"}}, "status", "conditions")
+	profile := observedReady(keyInstanceProfile, "iam.aws.crossplane.io/v1alpha1", "InstanceProfile", map[string]any{})
+	if _, ok := compose(t, xr, newPolicy(), notReady, profile)[keyInstanceProfile]; !ok {
+		t.Error("an existing instance profile was withdrawn because its role turned not ready")
+	}
+}

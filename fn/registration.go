@@ -209,10 +209,12 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 			continue
 		}
 		// A Job that has not reported may have registered all the same (it
-		// may still be running); only one that failed without a report is
-		// taken to have registered nothing. Deregistering what is not
-		// registered does nothing.
-		if isReg && obs.str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" {
+		// may still be running); one that failed without a report is taken
+		// to have registered nothing, unless the last status reported the
+		// service registered (by an earlier Job: a new Job of the same
+		// service may fail where the earlier one succeeded). Deregistering
+		// what is not registered does nothing.
+		if isReg && obs.str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" && s.Registered[rec.Service] == "" {
 			continue
 		}
 		records[rec.Service] = rec

@@ -506,4 +506,13 @@ func TestDeregistrationOfARunningJob(t *testing.T) {
 	if len(keysWithPrefix(compose(t, gone, newPolicy(), obs...), keyDeregisterPrefix)) != 0 {
 		t.Error("a service whose only Job failed without a report is deregistered")
 	}
+	// An earlier Job registered it (the last status says so), and a new Job
+	// of the same service failed: it is still deregistered. (The likely
+	// cause of a deregistration the end-to-end test once waited for in
+	// vain: a second Job of the same revision, which failed, after the
+	// first had registered.)
+	gone.Status.Services = []v1alpha1.ServiceStatus{{Name: "orders", Registration: &v1alpha1.RegistrationStatus{Endpoint: "http://orders:9080", Complete: true}}}
+	if len(keysWithPrefix(compose(t, gone, newPolicy(), obs...), keyDeregisterPrefix+"orders-")) != 1 {
+		t.Error("a service an earlier Job registered is not deregistered after a later Job failed")
+	}
 }

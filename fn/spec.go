@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -45,6 +46,9 @@ type stack struct {
 	// AccountID is known from the platform's input, or empty until ARNs are
 	// observed.
 	AccountID string
+	// Registered is, by service, the endpoint the composite's last status
+	// reported registered (see learn).
+	Registered map[string]string
 
 	// Exactly one environment is set.
 	SelfHosted *selfHosted
@@ -65,6 +69,7 @@ var (
 	gravitonRE = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
 	tagKeyRE   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 	// versionTagRE matches image tags that are also npm versions: 1.7, v1.7.12.
 	versionTagRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?$`)
 )
@@ -169,8 +174,13 @@ func mergeTags(xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path
 		switch {
 		case !tagKeyRE.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:"):
 			errs = append(errs, field.Invalid(fp.Key(k), k, "not a valid AWS tag key (1-128 letters, digits, spaces and _.:/=+-@; not aws:)"))
-		case len(v) > 256:
+		case k == "Name":
+			errs = append(errs, field.Forbidden(fp.Key(k), "the stack sets each EC2 resource's Name tag to the resource's name"))
+		case utf8.RuneCountInString(v) > 256:
 			errs = append(errs, field.TooLong(fp.Key(k), v, 256))
+		case !tagValueRE.MatchString(v):
+			// IAM and Lambda take fewer characters than EC2; the tags go to all.
+			errs = append(errs, field.Invalid(fp.Key(k), v, "not a valid AWS tag value (letters, digits, spaces and _.:/=+-@)"))
 		case k == tagStack:
 			errs = append(errs, field.Forbidden(fp.Key(k), "this tag identifies the stack and is set by the platform"))
 		default:

@@ -87,6 +87,11 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 	if sh.Logs.GroupName == "" {
 		sh.Logs.GroupName = "/restate/" + name
 	}
+	if strings.HasPrefix(sh.Logs.GroupName, "/aws/") {
+		// AWS services' own groups (/aws/lambda/<function>, ...): the host
+		// would be granted writes to another service's logs.
+		errs = append(errs, field.Invalid(fp.Child("logs", "groupName"), sh.Logs.GroupName, "/aws/ is where AWS services keep their own log groups"))
+	}
 	if sh.Logs.RetentionDays == 0 {
 		sh.Logs.RetentionDays = defaultLogRetentionDays
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -75,6 +76,8 @@ var (
 )
 
 const (
+	// maxLambdaDescription is Lambda's limit on a function's description.
+	maxLambdaDescription = 256
 	maxServiceNameLength = 32
 	// maxServices keeps a stack's request and response well within the
 	// gRPC limits (BENCHMARKS.md); the XRD says the same.
@@ -182,6 +185,9 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.Stack
 	}
 	if l.LogRetentionDays == 0 {
 		l.LogRetentionDays = defaultLogRetentionDays
+	}
+	if n := utf8.RuneCountInString(l.Description); n > maxLambdaDescription {
+		errs = append(errs, field.TooLong(fp.Child("description"), "<description>", maxLambdaDescription))
 	}
 	size := len(codeRevisionVar) + 8
 	for _, k := range sortedKeys(l.Environment) {

@@ -266,10 +266,10 @@ func (au *auditor) host(s Stack, others []Stack) {
 	}
 
 	// Identities.
-	profile, _ := find(au.a.InstanceProfiles, func(p InstanceProfile) bool { return p.ARN == inst.ProfileARN })
+	profile, found := find(au.a.InstanceProfiles, func(p InstanceProfile) bool { return p.ARN == inst.ProfileARN })
 	role, ok := au.role(h.InstanceRole)
 	if !ok || !slices.Contains(profile.Roles, role.ARN) {
-		au.fail(s, FlowRestateInvoker, identity, "role "+h.InstanceRole, "the instance does not run as its role (profile %s)", inst.ProfileARN)
+		au.fail(s, FlowRestateInvoker, identity, "role "+h.InstanceRole, "the instance does not run as its role %s (profile %s, in the account %v, with roles %v)", role.ARN, inst.ProfileARN, found, profile.Roles)
 		return
 	}
 	au.managed(s, role)

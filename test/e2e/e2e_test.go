@@ -154,7 +154,10 @@ func TestControlPlaneInABox(t *testing.T) {
 				defer prov.mu.Unlock()
 				xr, _ := b.kubectl("-n", "team-a", "get", "restatestack", "orders-e2e", "-o", `jsonpath={range .status.conditions[*]}{.type}={.status} {.message}; {end}`)
 				keys, _ := b.kubectl("-n", "team-a", "get", "jobs", "-o", `jsonpath={range .items[*]}{.metadata.annotations.crossplane\.io/composition-resource-name} {end}`)
-				return "still registered; ran: " + strings.Join(prov.ran, " | ") + "; claim: " + xr + "; Jobs: " + keys
+				composite, _ := b.kubectl("get", "xrestatestack", "-l", "crossplane.io/claim-name=orders-e2e", "-o", `jsonpath={range .items[*]}{.spec.services} {range .status.conditions[*]}{.type}={.status} {.message}; {end}{end}`)
+				events, _ := b.kubectl("get", "events", "-A", "--field-selector", "type=Warning", "-o", `jsonpath={range .items[*]}{.involvedObject.name}: {.message}{"\n"}{end}`)
+				jobs, _ := b.kubectl("-n", "team-a", "get", "jobs", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.conditions[*].type} {.metadata.annotations.restate-crossplane\.io/registration}{"\n"}{end}`)
+				return "still registered; ran: " + strings.Join(prov.ran, " | ") + "; failed Pods: " + strings.Join(prov.failed, " | ") + "; claim: " + xr + "; Jobs: " + keys + "; composite: " + composite + "; warnings: " + events + "; jobs:\n" + jobs
 			}
 			return ""
 		})

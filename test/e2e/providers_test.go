@@ -46,6 +46,7 @@ type providers struct {
 
 	mu       sync.Mutex
 	ran      []string             // register command lines run for real
+	failed   []string             // Pods failed, with why
 	lambda   []string             // what restate-server answered Lambda registrations
 	done     map[types.UID]bool   // Pods run
 	finished map[string]time.Time // when each Job's Pod finished, by Job
@@ -103,6 +104,9 @@ func (p *providers) finishPod(ctx context.Context, pod *unstructured.Unstructure
 	phase, exitCode, message := "Succeeded", int64(0), ""
 	if err := p.runPod(pod); err != nil {
 		phase, exitCode, message = "Failed", 1, err.Error()
+		p.mu.Lock()
+		p.failed = append(p.failed, pod.GetName()+": "+message)
+		p.mu.Unlock()
 	}
 	now := metav1.Now().UTC().Format(time.RFC3339)
 	_ = unstructured.SetNestedField(pod.Object, map[string]any{
