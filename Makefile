@@ -74,7 +74,7 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./apis/... paths=./input/...
 	$(CONTROLLER_GEN) crd paths=./input/... output:crd:dir=package/input
 	rm -rf $(OUT)/crd && $(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=$(OUT)/crd
-	$(GO) run ./hack/xrdgen $(OUT)/crd/stack.restate-crossplane.io_xrestatestacks.yaml RestateStack restatestack-aws compositions/definition.yaml
+	$(GO) run ./hack/xrdgen $(OUT)/crd/stack.restate-crossplane.io_xrestatestacks.yaml RestateStack restatestack-aws compositions/definition.yaml apis/v1alpha1/zz_generated.schema.json
 
 ## Fails when a generated file differs from what its generator writes now.
 check-generate: generate

@@ -110,6 +110,13 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	}
 	log := f.Log.WithValues("xr", oxr.Resource.GetName())
 
+	// The XRD's own schema and CEL rules first, as the API server checks a
+	// claim: errors name the field, and the typed decoding below sees only
+	// the types it expects.
+	if errs := validateSpec(oxr.Resource.Object); len(errs) > 0 {
+		invalid(rsp, errs)
+		return rsp, nil
+	}
 	xr := &v1alpha1.XRestateStack{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oxr.Resource.Object, xr); err != nil {
 		invalid(rsp, field.ErrorList{field.Invalid(field.NewPath("spec"), "<spec>", err.Error())})

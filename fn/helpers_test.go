@@ -2,12 +2,13 @@ package fn
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
-	"github.com/crossplane/function-sdk-go/resource"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -64,10 +65,16 @@ func newRequest(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy
 	return req
 }
 
+// mustStruct is an object as Crossplane sends it: its JSON, as the API
+// server stores it (zero values the Go types omit stay omitted).
 func mustStruct(t *testing.T, o runtime.Object) *structpb.Struct {
 	t.Helper()
-	s, err := resource.AsStruct(o)
+	b, err := json.Marshal(o)
 	if err != nil {
+		t.Fatal(err)
+	}
+	s := &structpb.Struct{}
+	if err := protojson.Unmarshal(b, s); err != nil {
 		t.Fatal(err)
 	}
 	return s

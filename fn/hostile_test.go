@@ -136,3 +136,48 @@ func TestNumbersThatDoNotFitAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaValidation: the function checks a composite against the XRD's
+// own schema and CEL rules (embedded from the same generation), so a
+// composite the API server never saw (crossplane render, a composite made
+// without a claim) is refused the same way, naming the field; a type error
+// names its field, not spec; a field the schema does not know (a newer
+// XRD's) is ignored, as decoding ignores it.
+func TestSchemaValidation(t *testing.T) {
+	withSpec := func(spec map[string]any) *fnv1.RunFunctionRequest {
+		req := newRequest(t, newXR(), newPolicy())
+		s, err := structpb.NewStruct(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Observed.Composite.Resource.Fields["spec"] = structpb.NewStructValue(s)
+		return req
+	}
+	selfHosted := func(sh map[string]any) map[string]any {
+		return map[string]any{"environment": map[string]any{"selfHosted": sh}}
+	}
+	for name, tc := range map[string]struct {
+		spec      map[string]any
+		wantField string // "" when accepted
+		wantText  string
+	}{
+		"a string for a number":  {selfHosted(map[string]any{"dataVolume": map[string]any{"sizeGiB": "eight"}}), "spec.environment.selfHosted.dataVolume.sizeGiB", "must be of type integer"},
+		"a list for an object":   {selfHosted(map[string]any{"tls": []any{"SelfSigned"}}), "spec.environment.selfHosted.tls", "must be of type object"},
+		"an enum value":          {selfHosted(map[string]any{"tls": map[string]any{"termination": "LetsEncrypt"}}), "spec.environment.selfHosted.tls.termination", "Unsupported value"},
+		"a CEL rule":             {map[string]any{"environment": map[string]any{"selfHosted": map[string]any{}, "cloud": map[string]any{"environmentId": "env_201hd7bh2yrxzmy6h1eqdfhx7g", "apiKeySecretRef": map[string]any{"name": "k"}}}}, "spec.environment", "exactly one of selfHosted, cloud or external must be set"},
+		"a field of a newer XRD": {map[string]any{"environment": map[string]any{"selfHosted": map[string]any{"futureOption": true}}, "x-ui-order": 3}, "", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rsp := run(t, withSpec(tc.spec))
+			if tc.wantField == "" {
+				for _, r := range rsp.GetResults() {
+					if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+						t.Fatalf("refused: %s", r.GetMessage())
+					}
+				}
+				return
+			}
+			wantFatal(t, rsp, tc.wantField+":", tc.wantText)
+		})
+	}
+}

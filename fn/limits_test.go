@@ -26,7 +26,7 @@ func TestAWSLimits(t *testing.T) {
 	const volPath = "spec.environment.selfHosted.dataVolume."
 	cases := map[string]limit{
 		"gp3 of 16384 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16384})},
-		"gp3 of 16385 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16385}), wantField: volPath + "sizeGiB", wantText: "1 to 16384 GiB"},
+		"gp3 of 16385 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16385}), wantField: volPath + "sizeGiB", wantText: "less than or equal to 16384"},
 		"io2 of 4 GiB":               {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 4, IOPS: 100})},
 		"io2 of 3 GiB":               {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 3, IOPS: 100}), wantField: volPath + "sizeGiB", wantText: "4 to 16384 GiB"},
 		"st1 of 125 GiB":             {xr: vol(v1alpha1.DataVolumeSpec{Type: "st1", SizeGiB: 125})},
@@ -37,7 +37,7 @@ func TestAWSLimits(t *testing.T) {
 		"io1 at 64000 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 2000, IOPS: 64000})},
 		"io1 at 64001 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{Type: "io1", SizeGiB: 2000, IOPS: 64001}), wantField: volPath + "iops", wantText: "100 to 64000 IOPS"},
 		"io2 at 100 IOPS":            {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 10, IOPS: 100})},
-		"io2 at 99 IOPS":             {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 10, IOPS: 99}), wantField: volPath + "iops", wantText: "100 to 256000 IOPS"},
+		"io2 at 99 IOPS":             {xr: vol(v1alpha1.DataVolumeSpec{Type: "io2", SizeGiB: 10, IOPS: 99}), wantField: volPath + "iops", wantText: "greater than or equal to 100"},
 		"gp3 at 3000 IOPS":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 8, IOPS: 3000})},
 		"gp3 at 2999 IOPS":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 8, IOPS: 2999}), wantField: volPath + "iops", wantText: "3000 to 16000 IOPS"},
 		"gp3 at 16000 IOPS":          {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 32, IOPS: 16000})},

@@ -37,7 +37,7 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"not a region": {
 			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.Region = "mars" },
-			wantField: "spec.region", wantText: "not an AWS region",
+			wantField: "spec.region", wantText: "should match",
 		},
 		"a provider config the platform does not allow": {
 			xr: func(xr *v1alpha1.XRestateStack) {
@@ -62,7 +62,7 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"not an instance type": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.InstanceType = "big" }),
-			wantField: "spec.environment.selfHosted.instanceType", wantText: "not an EC2 instance type",
+			wantField: "spec.environment.selfHosted.instanceType", wantText: "should match",
 		},
 		"a bad image reference": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Restate.Image = "Restate:: latest" }),
@@ -93,9 +93,9 @@ func TestInvalidClaims(t *testing.T) {
 		"both a new and an existing VPC": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
 				s.Network.NewVPC = &v1alpha1.NewVPCSpec{CIDRBlock: "10.0.0.0/16"}
-				s.Network.Existing = &v1alpha1.ExistingNetworkSpec{VPCID: "vpc-0123456789abcdef0", SubnetID: "subnet-0123456789abcdef0"}
+				s.Network.Existing = &v1alpha1.ExistingNetworkSpec{VPCID: "vpc-0123456789abcdef0", SubnetID: "subnet-0123456789abcdef0", AvailabilityZone: "eu-central-1a"}
 			}),
-			wantField: "spec.environment.selfHosted.network.newVpc", wantText: "mutually exclusive",
+			wantField: "spec.environment.selfHosted.network", wantText: "newVpc and existing are mutually exclusive",
 		},
 		"a VPC range too small": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Network.NewVPC = &v1alpha1.NewVPCSpec{CIDRBlock: "10.0.0.0/28"} }),
@@ -121,11 +121,11 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"a data volume too large": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.DataVolume.SizeGiB = 20000 }),
-			wantField: "spec.environment.selfHosted.dataVolume.sizeGiB", wantText: "a gp3 volume takes 1 to 16384 GiB",
+			wantField: "spec.environment.selfHosted.dataVolume.sizeGiB", wantText: "should be less than or equal to 16384",
 		},
 		"too many partitions": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Config.BootstrapNumPartitions = 70000 }),
-			wantField: "spec.environment.selfHosted.config.bootstrapNumPartitions", wantText: "between 1 and 65535",
+			wantField: "spec.environment.selfHosted.config.bootstrapNumPartitions", wantText: "less than or equal to 65535",
 		},
 		"a bad environment variable name": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.Config.Environment = map[string]string{"1BAD;rm": "x"} }),

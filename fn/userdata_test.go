@@ -22,39 +22,40 @@ var hostile = []string{
 }
 
 // TestHostileValuesStayInert feeds hostile values to every claim field that
-// reaches the host and checks that each arrives byte for byte in its own
-// file, while the script that runs is the same as for harmless values.
+// reaches the host as free text (the environment and the overrides) and
+// checks that each arrives byte for byte in its own file, while the script
+// that runs is the same as for harmless values. Fields with a pattern
+// (cluster name, RocksDB size, log group) refuse them, as the API server
+// does.
 func TestHostileValuesStayInert(t *testing.T) {
 	baseline := hostOf(t, composeHost(t, newXR(), newPolicy())).Script
 	for _, v := range hostile {
 		t.Run(v, func(t *testing.T) {
-			xr := newXR(func(xr *v1alpha1.XRestateStack) {
-				s := xr.Spec.Environment.SelfHosted
-				s.Config.ClusterName = v
-				s.Config.RocksDBTotalMemorySize = v
-				s.Logs.GroupName = v
-				if !strings.ContainsAny(v, "\n") {
-					s.Config.Environment = map[string]string{"HOSTILE": v}
-				}
-			})
-			h := hostOf(t, composeHost(t, xr, newPolicy()))
-			if h.Script != baseline {
-				t.Errorf("the script changed with a claim value:\n%s", h.Script)
+			for name, set := range map[string]func(*v1alpha1.SelfHostedSpec){
+				"config.clusterName":            func(s *v1alpha1.SelfHostedSpec) { s.Config.ClusterName = v },
+				"config.rocksdbTotalMemorySize": func(s *v1alpha1.SelfHostedSpec) { s.Config.RocksDBTotalMemorySize = v },
+				"logs.groupName":                func(s *v1alpha1.SelfHostedSpec) { s.Logs.GroupName = v },
+			} {
+				xr := newXR(func(xr *v1alpha1.XRestateStack) { set(xr.Spec.Environment.SelfHosted) })
+				wantRejected(t, xr, newPolicy(), "spec.environment.selfHosted."+name, "should match")
 			}
-			c := restateTOML(t, h)
-			want(t, c["cluster-name"], v)
-			want(t, c["rocksdb-total-memory-size"], v)
-			want(t, fileOnHost(t, h, "log-group"), v)
 			if !strings.ContainsAny(v, "\n") {
+				xr := newXR(func(xr *v1alpha1.XRestateStack) {
+					xr.Spec.Environment.SelfHosted.Config.Environment = map[string]string{"HOSTILE": v}
+				})
+				h := hostOf(t, composeHost(t, xr, newPolicy()))
+				if h.Script != baseline {
+					t.Errorf("the script changed with a claim value:\n%s", h.Script)
+				}
 				wantContains(t, "\n"+fileOnHost(t, h, "server.env"), "\nHOSTILE="+v+"\n")
 			}
 			// Overrides arrive whole, as given.
-			xr = newXR(func(xr *v1alpha1.XRestateStack) {
+			xr := newXR(func(xr *v1alpha1.XRestateStack) {
 				s := xr.Spec.Environment.SelfHosted
 				s.Config.Override = "cluster-name = 'x'\n" + v
 				s.TLS = v1alpha1.TLSSpec{Termination: v1alpha1.TLSSelfSigned, NginxConfigOverride: v}
 			})
-			h = hostOf(t, composeHost(t, xr, newPolicy()))
+			h := hostOf(t, composeHost(t, xr, newPolicy()))
 			want(t, fileOnHost(t, h, "restate.toml"), "cluster-name = 'x'\n"+v)
 			want(t, fileOnHost(t, h, "nginx.conf"), v)
 			wantNotContains(t, h.Script, v)
@@ -67,14 +68,18 @@ func TestUserDataCompressedOnlyWhenNeeded(t *testing.T) {
 	if h.Compressed {
 		t.Error("small user data was compressed")
 	}
+	// Each override at the schema's 8192, with TLS: over 16 KiB in base64.
+	config := strings.Repeat("# a long, repetitive config comment\n", 227)
 	big := newXR(func(xr *v1alpha1.XRestateStack) {
-		xr.Spec.Environment.SelfHosted.Config.Override = strings.Repeat("# a long, repetitive config comment\n", 400)
+		s := xr.Spec.Environment.SelfHosted
+		s.Config.Override = config
+		s.TLS = v1alpha1.TLSSpec{Termination: v1alpha1.TLSSelfSigned, NginxConfigOverride: config}
 	})
 	h = hostOf(t, composeHost(t, big, newPolicy()))
 	if !h.Compressed {
 		t.Error("user data over 16 KiB was not compressed")
 	}
-	want(t, fileOnHost(t, h, "restate.toml"), strings.Repeat("# a long, repetitive config comment\n", 400))
+	want(t, fileOnHost(t, h, "restate.toml"), config)
 }
 
 // TestRestateAcceptsConfig hands the rendered config to a real

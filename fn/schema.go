@@ -1,0 +1,72 @@
+package fn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+)
+
+// specSchema validates a composite's spec as the API server validates a
+// claim: the XRD's OpenAPI schema and its CEL rules, the same the XRD
+// serves (both are generated from apis/v1alpha1). Without it, `crossplane
+// render` and composites created without a claim would skip them, and the
+// function would repeat them in Go. Built once per process.
+type specSchema struct {
+	structural *structuralschema.Structural
+	validator  validation.SchemaValidator
+	cel        *cel.Validator
+}
+
+var loadSpecSchema = sync.OnceValues(func() (*specSchema, error) {
+	var v1 extv1.JSONSchemaProps
+	if err := json.Unmarshal(v1alpha1.Schema, &v1); err != nil {
+		return nil, err
+	}
+	var internal apiextensions.JSONSchemaProps
+	if err := extv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
+		return nil, err
+	}
+	ss, err := structuralschema.NewStructural(&internal)
+	if err != nil {
+		return nil, err
+	}
+	sv, _, err := validation.NewSchemaValidator(&internal)
+	if err != nil {
+		return nil, err
+	}
+	return &specSchema{structural: ss, validator: sv, cel: cel.NewValidator(ss, false, celconfig.PerCallLimit)}, nil
+})
+
+// validateSpec checks a composite's spec against the XRD's schema and CEL
+// rules. Errors name the field (spec.services[0].name, ...). Fields the
+// schema does not know (a newer XRD's, say) are not errors: they are
+// pruned from xr, as the API server prunes them from a claim, and the
+// function composes as if they were not there.
+func validateSpec(xr map[string]any) field.ErrorList {
+	s, err := loadSpecSchema()
+	if err != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("spec"), fmt.Errorf("the function's embedded schema: %w", err))}
+	}
+	obj := map[string]any{"spec": xr["spec"]}
+	pruning.Prune(obj, s.structural, false)
+	xr["spec"] = obj["spec"]
+	errs := validation.ValidateCustomResource(nil, obj, s.validator)
+	if len(errs) > 0 {
+		// CEL rules assume the types the schema checks.
+		return errs
+	}
+	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	return celErrs
+}
