@@ -129,6 +129,15 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 			}
 		case reg:
 			plan.waiting[j.owner.service] = "its Job's service account, RBAC and report ConfigMap"
+			// The service's previous Job holds the record of what is
+			// registered: it stays until the new Job is composed, so that a
+			// service removed meanwhile is still deregistered.
+			for _, key := range previousJobs(obs, j.owner.service, j.key) {
+				plan.kept[resource.Name(key)] = keepObserved(obs[key], obs.ready(key))
+				if r, ok := obs[reportKey(key)]; ok {
+					plan.kept[resource.Name(reportKey(key))] = keepObserved(r, true)
+				}
+			}
 		}
 	}
 	return plan
@@ -248,8 +257,27 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 	return parts
 }
 
+// previousJobs are the observed registration Jobs of a service other than
+// its current one, by the record each carries.
+func previousJobs(obs observed, svc, current string) []string {
+	var keys []string
+	for _, key := range sortedKeys(obs) {
+		if reg, _ := jobKind(key); !reg || key == current {
+			continue
+		}
+		var rec registrationRecord
+		if json.Unmarshal([]byte(obs.annotation(key, annRegistration)), &rec) == nil && rec.Service == svc {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
 // keepObserved turns an observed resource back into a desired one, so that
-// it stays while its service is deregistered.
+// it stays while its service is deregistered (or its next Job waits): its
+// spec, and its namespace, labels and
+// annotations, which hold a Job's registration record. A report
+// ConfigMap's data is its Job's to write, never the function's.
 func keepObserved(o *structpb.Struct, ready bool) *resource.DesiredComposed {
 	m := o.AsMap()
 	u := composed.New()
@@ -257,7 +285,12 @@ func keepObserved(o *structpb.Struct, ready bool) *resource.DesiredComposed {
 	u.SetKind(asString(m["kind"]))
 	md, _ := m["metadata"].(map[string]any)
 	u.SetName(asString(md["name"]))
-	u.Object["spec"] = m["spec"]
+	u.SetNamespace(asString(md["namespace"]))
+	u.SetLabels(stringMap(md["labels"]))
+	u.SetAnnotations(stringMap(md["annotations"]))
+	if spec, ok := m["spec"]; ok {
+		u.Object["spec"] = spec
+	}
 	d := &resource.DesiredComposed{Resource: u, Ready: resource.ReadyFalse}
 	if ready {
 		d.Ready = resource.ReadyTrue
@@ -268,6 +301,18 @@ func keepObserved(o *structpb.Struct, ready bool) *resource.DesiredComposed {
 func asString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+func stringMap(v any) map[string]string {
+	m, _ := v.(map[string]any)
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		out[k] = asString(x)
+	}
+	return out
 }
 
 // tokenRef is the Secret holding the admin API's token, if any.

@@ -212,7 +212,8 @@ func TestJobPodIsRestricted(t *testing.T) {
 }
 
 // TestNewCodeNewJob: a new observed code hash composes a new Job and drops
-// the old one; the same hash keeps the same Job.
+// the old one once the new one is composed; the same hash keeps the same
+// Job.
 func TestNewCodeNewJob(t *testing.T) {
 	xr := newXR(cloudEnv(), withServices(s3Service("greeter")), inNamespace("team-a"))
 	d, obs := settle(t, xr, newPolicy(), nil)
@@ -227,17 +228,25 @@ func TestNewCodeNewJob(t *testing.T) {
 		}
 	}
 	next := desiredOf(run(t, newRequest(t, xr, newPolicy(), obs...)))
-	if next[old] != nil || len(keysWithPrefix(next, keyRegisterPrefix+"greeter-")) != 1 {
-		t.Errorf("after new code: %v, want the new Job's report instead of %s", keysWithPrefix(next, keyRegisterPrefix), old)
+	var report string
+	for _, k := range keysWithPrefix(next, keyRegisterPrefix+"greeter-") {
+		if k != old && k != reportKey(old) {
+			report = k
+		}
 	}
-	// The new report observed, the new Job comes.
-	report := keysWithPrefix(next, keyRegisterPrefix+"greeter-")[0]
+	// The new Job's report first; the old Job (the record of what is
+	// registered) stays until the new Job is composed.
+	if report != reportKey(strings.TrimSuffix(report, "."+suffixReport)) || next[old] == nil || next[reportKey(old)] == nil {
+		t.Errorf("after new code: %v, want the new Job's report, and %s kept", keysWithPrefix(next, keyRegisterPrefix), old)
+	}
+	// The new report observed, the new Job comes, and the old one goes.
 	obs = append(obs, observe(t, next, func(k string) bool { return k == report })...)
 	next = desiredOf(run(t, newRequest(t, xr, newPolicy(), obs...)))
-	if len(keysWithPrefix(next, keyRegisterPrefix+"greeter-")) != 2 {
-		t.Errorf("after new code and its report: %v, want a new Job and report", keysWithPrefix(next, keyRegisterPrefix))
+	job := strings.TrimSuffix(report, "."+suffixReport)
+	if got := keysWithPrefix(next, keyRegisterPrefix+"greeter-"); !slices.Equal(got, []string{job, report}) {
+		t.Errorf("after new code and its report: %v, want %v", got, []string{job, report})
 	}
-	if !slices.Contains(argsOf(t, jobOf(t, next[keysWithPrefix(next, keyRegisterPrefix+"greeter-")[0]])), "--code-sha256=bmV3LWNvZGU=") {
+	if !slices.Contains(argsOf(t, jobOf(t, next[job])), "--code-sha256=bmV3LWNvZGU=") {
 		t.Error("the new Job does not carry the new code hash")
 	}
 }
@@ -316,8 +325,8 @@ func TestHTTPServiceRegistersAtOnce(t *testing.T) {
 	}
 	svc.HTTP.Revision = "v2"
 	d2 := compose(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy(), obs...)
-	if d2[jobs[0]] != nil {
-		t.Error("a new revision kept the old Job")
+	if d2[jobs[0]] == nil || len(keysWithPrefix(d2, keyRegisterPrefix+"orders-")) != 3 {
+		t.Errorf("a new revision: %v, want the new Job's report, and the old Job kept until the new one comes", keysWithPrefix(d2, keyRegisterPrefix))
 	}
 	d2, _ = settle(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy(), nil)
 	if next := keysWithPrefix(d2, keyRegisterPrefix+"orders-"); len(next) != 2 || next[0] == jobs[0] {
@@ -514,5 +523,29 @@ func TestDeregistrationOfARunningJob(t *testing.T) {
 	gone.Status.Services = []v1alpha1.ServiceStatus{{Name: "orders", Registration: &v1alpha1.RegistrationStatus{Endpoint: "http://orders:9080", Complete: true}}}
 	if len(keysWithPrefix(compose(t, gone, newPolicy(), obs...), keyDeregisterPrefix+"orders-")) != 1 {
 		t.Error("a service an earlier Job registered is not deregistered after a later Job failed")
+	}
+}
+
+// TestRemovedWhileNextJobWaits: a new revision's Job waits for its report
+// ConfigMap; the previous Job, which holds the record of what is
+// registered, stays meanwhile, so a service removed right then is still
+// deregistered. (The end-to-end test removed a service this way and waited
+// in vain for its deregistration while the previous Job was dropped at
+// once.)
+func TestRemovedWhileNextJobWaits(t *testing.T) {
+	svc := httpService("orders", "http://orders.team-a.svc:9080")
+	svc.Registration.RemovalPolicy = v1alpha1.RemovalDestroy
+	_, obs := settle(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy(), nil)
+	svc.HTTP.Revision = "v2"
+	d := compose(t, newXR(externalEnv(), withServices(svc), inNamespace("team-a")), newPolicy(), obs...)
+	// Crossplane keeps what the function keeps: the observed state stays.
+	for _, o := range obs {
+		if key := o.GetAnnotations()["crossplane.io/composition-resource-name"]; strings.HasPrefix(key, keyRegisterPrefix) && d[key] == nil {
+			t.Fatalf("%s dropped while the next Job waits", key)
+		}
+	}
+	gone := compose(t, newXR(externalEnv(), withServices(), inNamespace("team-a")), newPolicy(), obs...)
+	if len(keysWithPrefix(gone, keyDeregisterPrefix+"orders-")) != 1 {
+		t.Errorf("removed while its next Job waited: %v, want a deregistration Job", sortedKeys(gone))
 	}
 }
