@@ -80,6 +80,25 @@ func TestAWSLimits(t *testing.T) {
 	runLimits(t, cases)
 }
 
+// TestSecurityGroupNamesAndDescriptions: EC2 reserves group names that
+// start with sg- and takes 255 characters of description, whatever the
+// stack is called.
+func TestSecurityGroupNamesAndDescriptions(t *testing.T) {
+	for _, name := range []string{"sg-payments-x7k2p", "SG-x", "sgpayments-x7k2p", strings.Repeat("a", 247) + "-x7k2p"} {
+		xr := newXR(func(xr *v1alpha1.XRestateStack) { xr.SetName(name) })
+		d := compose(t, xr, newPolicy())
+		for _, key := range []string{keyIngressGroup, keyAdminGroup} {
+			g := str(d[key], "spec", "forProvider", "groupName")
+			if strings.HasPrefix(strings.ToLower(g), "sg-") || len(g) > 255 {
+				t.Errorf("stack %s: group name %q", name, g)
+			}
+			if desc := str(d[key], "spec", "forProvider", "description"); len(desc) > 255 || desc == "" {
+				t.Errorf("stack %s: group description of %d characters", name, len(desc))
+			}
+		}
+	}
+}
+
 func runLimits(t *testing.T, cases map[string]limit) {
 	t.Helper()
 	for name, tc := range cases {

@@ -1,6 +1,8 @@
 package fn
 
 import (
+	"strings"
+
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
@@ -100,7 +102,7 @@ func buildSecurityGroups(s *stack, at placement) []part {
 	ingressPort, adminPort := sh.Ports()
 	group := func(key, description string) *ec2.SecurityGroup {
 		return &ec2.SecurityGroup{Spec: ec2.SecurityGroupSpec{ForProvider: ec2.SecurityGroupParameters{
-			GroupName:     awsName(s.Name, key),
+			GroupName:     securityGroupName(s.Name, key),
 			Description:   description,
 			VPCID:         at.VPCID,
 			VPCIDRef:      at.VPCRef,
@@ -137,8 +139,10 @@ func buildSecurityGroups(s *stack, at placement) []part {
 	egress.Spec.ForProvider.CidrBlock = ptr.To(anywhere)
 
 	return []part{
-		{key: keyIngressGroup, mr: group(keyIngressGroup, "Restate ingress of stack "+s.Name)},
-		{key: keyAdminGroup, mr: group(keyAdminGroup, "Restate admin API of stack "+s.Name)},
+		// EC2 takes 255 characters of description; a stack's name may be
+		// 253. The group's own name is bounded.
+		{key: keyIngressGroup, mr: group(keyIngressGroup, "Restate ingress: "+awsName(s.Name, keyIngressGroup))},
+		{key: keyAdminGroup, mr: group(keyAdminGroup, "Restate admin API: "+awsName(s.Name, keyAdminGroup))},
 		{key: keyIngressRule, mr: ingress},
 		{key: keyAdminRule, mr: admin},
 		{key: keyEgressRule, mr: egress},
@@ -172,4 +176,15 @@ func buildAdminAccess(s *stack) []part {
 		add(cidr, func(p *ec2manual.SecurityGroupRuleParameters) { p.CidrBlock = ptr.To(cidr) })
 	}
 	return parts
+}
+
+// securityGroupName is a group's name in EC2, which reserves names that
+// start with sg- (they would read as group ids): a stack named so gets a
+// prefix.
+func securityGroupName(stack, key string) string {
+	n := awsName(stack, key)
+	if strings.HasPrefix(strings.ToLower(n), "sg-") {
+		return "restate-" + n
+	}
+	return n
 }
