@@ -64,9 +64,13 @@ func (s *stack) managedPolicyARN(name string) string {
 	return "arn:" + partition(s.Region) + ":iam::aws:policy/" + name
 }
 
-func (s *stack) logGroupARN(name string) string {
-	return "arn:" + partition(s.Region) + ":logs:" + s.Region + ":" + s.AccountID + ":log-group:" + name
+// regionalARN is the ARN of a resource of a regional service in the
+// stack's region and account.
+func (s *stack) regionalARN(service, resource string) string {
+	return "arn:" + partition(s.Region) + ":" + service + ":" + s.Region + ":" + s.AccountID + ":" + resource
 }
+
+func (s *stack) logGroupARN(name string) string { return s.regionalARN("logs", "log-group:"+name) }
 
 // accountOfARN returns the account id field of an ARN, or "".
 func accountOfARN(arn string) string {
@@ -77,11 +81,15 @@ func accountOfARN(arn string) string {
 	return f[4]
 }
 
-func (s *stack) functionARN(name string) string {
-	return "arn:" + partition(s.Region) + ":lambda:" + s.Region + ":" + s.AccountID + ":function:" + name
-}
+func (s *stack) functionARN(name string) string { return s.regionalARN("lambda", "function:"+name) }
 
 // ec2ARN is the ARN of an EC2 resource ("volume/vol-...", "instance/*").
-func (s *stack) ec2ARN(resource string) string {
-	return "arn:" + partition(s.Region) + ":ec2:" + s.Region + ":" + s.AccountID + ":" + resource
+func (s *stack) ec2ARN(resource string) string { return s.regionalARN("ec2", resource) }
+
+// kmsKeyARN is the ARN of the data volume's key, given by id or ARN.
+func (s *stack) kmsKeyARN(key string) string {
+	if strings.HasPrefix(key, "arn:") {
+		return key
+	}
+	return s.regionalARN("kms", "key/"+key)
 }

@@ -198,6 +198,12 @@ func mergeTags(xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path
 	return tags, errs
 }
 
+// allowedBy reports whether s matches one of the platform's patterns where
+// an empty list allows nothing (what a claim may point the stack at).
+func allowedBy(patterns []string, s string) bool {
+	return len(patterns) > 0 && matchesAny(patterns, s)
+}
+
 // matchesAny reports whether s matches one of the shell patterns; an empty
 // list allows everything.
 func matchesAny(patterns []string, s string) bool {

@@ -128,15 +128,9 @@ func checkAdminHosts(s *stack, xr *v1alpha1.XRestateStack, in policy.Registratio
 		host := parsed.Hostname()
 		if why := adminaddr.RefusedHost(host, in.AllowLoopback); why != "" {
 			errs = append(errs, field.Invalid(u.path, u.url, "refused: the host is "+why))
-		} else if !allowedHost(in.AllowedAdminHosts, host) {
+		} else if !allowedBy(in.AllowedAdminHosts, strings.ToLower(host)) {
 			errs = append(errs, field.Invalid(u.path, u.url, fmt.Sprintf("the host %s is not among the admin hosts the platform allows (input.registration.allowedAdminHosts: %v)", host, in.AllowedAdminHosts)))
 		}
 	}
 	return errs
-}
-
-// allowedHost matches a host against the platform's patterns; an empty
-// list allows none.
-func allowedHost(patterns []string, host string) bool {
-	return len(patterns) > 0 && matchesAny(patterns, strings.ToLower(host))
 }

@@ -138,7 +138,7 @@ func checkInvokerRole(s *stack, p *policy.StackPolicy, env *field.Path) field.Er
 	if arn == "" || !roleARNRE.MatchString(arn) {
 		return nil // none, or refused as malformed already
 	}
-	if len(p.AllowedInvokerRoleARNs) > 0 && matchesAny(p.AllowedInvokerRoleARNs, arn) {
+	if allowedBy(p.AllowedInvokerRoleARNs, arn) {
 		return nil
 	}
 	fp := env.Child("external", "invokerRoleArn")

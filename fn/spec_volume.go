@@ -88,12 +88,3 @@ func kmsKeyOf(region, key string, fp *field.Path) *field.Error {
 	}
 	return nil
 }
-
-// kmsKeyARN is the ARN of the data volume's key, once the account is known
-// for a key given by id.
-func (s *stack) kmsKeyARN(key string) string {
-	if strings.HasPrefix(key, "arn:") {
-		return key
-	}
-	return "arn:" + partition(s.Region) + ":kms:" + s.Region + ":" + s.AccountID + ":key/" + key
-}
