@@ -70,14 +70,48 @@ func TestAWSLimits(t *testing.T) {
 		"a Lambda environment name":     {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"A_1": "x"} })},
 		"a Lambda environment non-name": {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"1A": "x"} }), wantField: "spec.services[0].lambda.environment[1A]", wantText: "not an environment variable name"},
 		"a Lambda reserved variable":    {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"AWS_REGION": "x"} }), wantField: "spec.services[0].lambda.environment[AWS_REGION]", wantText: "reserved"},
-		"a log group of the stack's":    {xr: func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.Logs.GroupName = "/restate/mine" }},
-		"another service's log group": {xr: func(xr *v1alpha1.XRestateStack) {
-			xr.Spec.Environment.SelfHosted.Logs.GroupName = "/aws/lambda/payments"
-		}, wantField: "spec.environment.selfHosted.logs.groupName", wantText: "AWS services keep their own"},
 	} {
 		cases[name] = c
 	}
 	runLimits(t, cases)
+}
+
+// TestNamesNoOtherStackCanTake: a stack's names are its own. Its log group
+// lies in a part of CloudWatch Logs' names no other stack may name
+// (provider-aws adopts a group that exists, so a stack naming another's
+// would write to it and delete it), and no service name makes
+// <stack>-fn-<service> another stack's function.
+func TestNamesNoOtherStackCanTake(t *testing.T) {
+	const groupPath = "spec.environment.selfHosted.logs.groupName"
+	group := func(g string, claim ...string) func(*v1alpha1.XRestateStack) {
+		return func(xr *v1alpha1.XRestateStack) {
+			if len(claim) == 2 {
+				xr.SetLabels(map[string]string{labelClaimNamespace: claim[0], labelClaimName: claim[1]})
+			}
+			xr.Spec.Environment.SelfHosted.Logs.GroupName = g
+		}
+	}
+	service := func(name string) func(*v1alpha1.XRestateStack) {
+		return withServices(s3Service(name))
+	}
+	runLimits(t, map[string]limit{
+		"a composite's default group":       {xr: group("")},
+		"a composite's own group":           {xr: group("/restate/demo-x7k2p")},
+		"a group under a composite's own":   {xr: group("/restate/demo-x7k2p/server")},
+		"a group beside a composite's own":  {xr: group("/restate/demo-x7k2px"), wantField: groupPath, wantText: "must be /restate/demo-x7k2p or lie under /restate/demo-x7k2p/"},
+		"another composite's group":         {xr: group("/restate/payments"), wantField: groupPath, wantText: "where no other stack's group can be"},
+		"a group outside /restate/":         {xr: group("/team-a/orders"), wantField: groupPath, wantText: "where no other stack's group can be"},
+		"an AWS service's group":            {xr: group("/aws/lambda/payments"), wantField: groupPath, wantText: "AWS services keep their own"},
+		"a claim's default group":           {xr: group("", "team-a", "orders")},
+		"a claim's own group":               {xr: group("/restate/team-a/orders", "team-a", "orders")},
+		"a group under a claim's own":       {xr: group("/restate/team-a/orders/server", "team-a", "orders")},
+		"a group beside a claim's own":      {xr: group("/restate/team-a/orders-eu", "team-a", "orders"), wantField: groupPath, wantText: "lie under /restate/team-a/orders/"},
+		"another namespace's claim's group": {xr: group("/restate/team-b/orders", "team-a", "orders"), wantField: groupPath, wantText: "must be /restate/team-a/orders"},
+		"a service named fnord":             {xr: service("fnord")},
+		"a service named a-fn":              {xr: service("a-fn")},
+		"a service named fn-c":              {xr: service("fn-c"), wantField: "spec.services[0].name", wantText: "may not start with fn- or contain -fn-"},
+		"a service named b-fn-c":            {xr: service("b-fn-c"), wantField: "spec.services[0].name", wantText: "may not start with fn- or contain -fn-"},
+	})
 }
 
 // TestSecurityGroupNamesAndDescriptions: EC2 reserves group names that

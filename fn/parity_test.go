@@ -124,14 +124,14 @@ func TestParity(t *testing.T) {
 		},
 		"logGroup: name and retention, and the host may write only there": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
-				s.Logs = v1alpha1.LogsSpec{GroupName: "/teams/a/restate", RetentionDays: 365}
+				s.Logs = v1alpha1.LogsSpec{GroupName: "/restate/demo-x7k2p/server", RetentionDays: 365}
 			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				want(t, str(d[keyLogGroup], "spec", "forProvider", "logGroupName"), "/teams/a/restate")
+				want(t, str(d[keyLogGroup], "spec", "forProvider", "logGroupName"), "/restate/demo-x7k2p/server")
 				wantInt(t, d[keyLogGroup], 365, "spec", "forProvider", "retentionInDays")
-				want(t, fileOnHost(t, h, "log-group"), "/teams/a/restate")
+				want(t, fileOnHost(t, h, "log-group"), "/restate/demo-x7k2p/server")
 				doc := policyDoc(t, d[keyInstanceRolePolicy])
-				wantContains(t, doc, `"arn:aws:logs:eu-central-1:111122223333:log-group:/teams/a/restate:*"`)
+				wantContains(t, doc, `"arn:aws:logs:eu-central-1:111122223333:log-group:/restate/demo-x7k2p/server:*"`)
 			},
 		},
 		"tracing Disabled: no collector, no X-Ray grant": {

@@ -10,6 +10,7 @@ import (
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -63,6 +64,8 @@ func validateSpec(xr map[string]any) field.ErrorList {
 	pruning.Prune(obj, s.structural, false)
 	xr["spec"] = obj["spec"]
 	errs := validation.ValidateCustomResource(nil, obj, s.validator)
+	// Keyed lists (services by name) as the API server checks them.
+	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
 	if len(errs) > 0 {
 		// CEL rules assume the types the schema checks.
 		return errs

@@ -89,7 +89,7 @@ func TestInvalidServicesAndEnvironments(t *testing.T) {
 		},
 		"a duplicate service name": {
 			xr:        withServices(s3Service("trips"), httpService("trips", "http://trips:9080")),
-			wantField: "spec.services[1].name", wantText: "Duplicate value",
+			wantField: "spec.services[1]", wantText: `Duplicate value: map[string]interface {}{"name":"trips"}`,
 		},
 		"a name that cannot become a Lambda function name": {
 			xr:        withServices(s3Service("Trips_v2")),

@@ -5,7 +5,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -135,24 +134,12 @@ func resolve(xr *v1alpha1.XRestateStack, p *policy.StackPolicy) (*stack, field.E
 
 // resolveEnvironment resolves the one environment kind the claim sets.
 func resolveEnvironment(s *stack, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path) field.ErrorList {
+	// The schema's CEL rule lets exactly one be set.
 	env := xr.Spec.Environment
-	var set []string
-	for name, isSet := range map[string]bool{"selfHosted": env.SelfHosted != nil, "cloud": env.Cloud != nil, "external": env.External != nil} {
-		if isSet {
-			set = append(set, name)
-		}
-	}
-	sort.Strings(set)
-	switch {
-	case len(set) == 0:
-		return field.ErrorList{field.Required(fp, "exactly one of selfHosted, cloud or external must be set")}
-	case len(set) > 1:
-		return field.ErrorList{field.Invalid(fp, strings.Join(set, ", "), "exactly one of selfHosted, cloud or external must be set")}
-	}
 	var errs field.ErrorList
 	switch {
 	case env.SelfHosted != nil:
-		s.SelfHosted, errs = resolveSelfHosted(xr.GetName(), s.Region, *env.SelfHosted, p, fp.Child("selfHosted"))
+		s.SelfHosted, errs = resolveSelfHosted(xr.GetName(), logGroupScope(xr), s.Region, *env.SelfHosted, p, fp.Child("selfHosted"))
 	case env.Cloud != nil:
 		s.Cloud, errs = resolveCloud(*env.Cloud, fp.Child("cloud"))
 	case env.External != nil:

@@ -19,8 +19,11 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/internal/version"
 )
 
-// labelClaimNamespace is the label Crossplane puts on a claim's composite.
-const labelClaimNamespace = "crossplane.io/claim-namespace"
+// The labels Crossplane puts on a claim's composite.
+const (
+	labelClaimNamespace = "crossplane.io/claim-namespace"
+	labelClaimName      = "crossplane.io/claim-name"
+)
 
 var securityGroupIDRE = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
 

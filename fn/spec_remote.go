@@ -22,24 +22,15 @@ const (
 	defaultSecretKey = "token"
 )
 
-var (
-	environmentIDRE = regexp.MustCompile(`^env_[0-9a-z]{8,64}$`)
-	roleARNRE       = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-)
+var roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
 
 // resolveCloud validates a Restate Cloud environment and fills in its
 // defaults.
 func resolveCloud(in v1alpha1.CloudEnvironmentSpec, fp *field.Path) (*v1alpha1.CloudEnvironmentSpec, field.ErrorList) {
 	var errs field.ErrorList
 	c := in.DeepCopy()
-	if !environmentIDRE.MatchString(c.EnvironmentID) {
-		errs = append(errs, field.Invalid(fp.Child("environmentId"), c.EnvironmentID, "must be env_ followed by lowercase letters and digits, as the Restate Cloud console shows it"))
-	}
 	if c.Region == "" {
 		c.Region = v1alpha1.CloudRegionUS
-	}
-	if c.Region != v1alpha1.CloudRegionUS && c.Region != v1alpha1.CloudRegionEU {
-		errs = append(errs, field.NotSupported(fp.Child("region"), c.Region, []v1alpha1.CloudRegion{v1alpha1.CloudRegionUS, v1alpha1.CloudRegionEU}))
 	}
 	errs = append(errs, resolveSecretRef(&c.APIKeySecretRef, fp.Child("apiKeySecretRef"))...)
 	errs = append(errs, checkRoleARN(c.InvokerRoleARN, fp.Child("invokerRoleArn"))...)

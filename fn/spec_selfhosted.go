@@ -59,7 +59,20 @@ func (s *selfHosted) Ports() (ingress, admin int32) {
 	return 8080, 9070
 }
 
-func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *policy.StackPolicy, fp *field.Path) (*selfHosted, field.ErrorList) {
+// logGroupScope is the part of CloudWatch Logs' names that belongs to a
+// stack alone: /restate/<namespace>/<claim> for a claim's stack (a claim's
+// name is unique in its namespace), /restate/<composite> for a composite
+// without a claim. The default group, /restate/<composite>, has one part
+// fewer than any claim's scope, so it meets none.
+func logGroupScope(xr *v1alpha1.XRestateStack) string {
+	l := xr.GetLabels()
+	if ns, claim := l[labelClaimNamespace], l[labelClaimName]; ns != "" && claim != "" {
+		return "/restate/" + ns + "/" + claim
+	}
+	return "/restate/" + xr.GetName()
+}
+
+func resolveSelfHosted(name, logScope, region string, in v1alpha1.SelfHostedSpec, p *policy.StackPolicy, fp *field.Path) (*selfHosted, field.ErrorList) {
 	var errs field.ErrorList
 	sh := &selfHosted{SelfHostedSpec: *in.DeepCopy()}
 
@@ -87,10 +100,15 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 	if sh.Logs.GroupName == "" {
 		sh.Logs.GroupName = "/restate/" + name
 	}
-	if strings.HasPrefix(sh.Logs.GroupName, "/aws/") {
+	switch g := sh.Logs.GroupName; {
+	case strings.HasPrefix(g, "/aws/"):
 		// AWS services' own groups (/aws/lambda/<function>, ...): the host
 		// would be granted writes to another service's logs.
-		errs = append(errs, field.Invalid(fp.Child("logs", "groupName"), sh.Logs.GroupName, "/aws/ is where AWS services keep their own log groups"))
+		errs = append(errs, field.Invalid(fp.Child("logs", "groupName"), g, "/aws/ is where AWS services keep their own log groups"))
+	case g != "/restate/"+name && g != logScope && !strings.HasPrefix(g, logScope+"/"):
+		// provider-aws adopts a group that exists: a stack naming another's
+		// group would write to it, and delete it when deleted itself.
+		errs = append(errs, field.Invalid(fp.Child("logs", "groupName"), g, fmt.Sprintf("must be %s or lie under %s/, where no other stack's group can be", logScope, logScope)))
 	}
 	if sh.Logs.RetentionDays == 0 {
 		sh.Logs.RetentionDays = defaultLogRetentionDays
@@ -141,9 +159,6 @@ func resolveSelfHosted(name, region string, in v1alpha1.SelfHostedSpec, p *polic
 	if c.BootstrapNumPartitions == 0 {
 		c.BootstrapNumPartitions = defaultPartitions
 	}
-	if c.BootstrapNumPartitions < 1 || c.BootstrapNumPartitions > 65535 {
-		errs = append(errs, field.Invalid(fp.Child("config", "bootstrapNumPartitions"), c.BootstrapNumPartitions, "must be between 1 and 65535"))
-	}
 	for _, k := range sortedKeys(c.Environment) {
 		ep := fp.Child("config", "environment").Key(k)
 		if !envNameRE.MatchString(k) {
@@ -190,9 +205,7 @@ func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) fiel
 		n.SubnetType = v1alpha1.SubnetPrivate
 	}
 	if n.Existing != nil {
-		if n.NewVPC != nil {
-			errs = append(errs, field.Invalid(fp.Child("newVpc"), "<newVpc>", "newVpc and existing are mutually exclusive"))
-		}
+		// The schema's CEL rule refuses newVpc beside it.
 		return append(errs, zoneOf(region, n.Existing.AvailabilityZone, fp.Child("existing", "availabilityZone"))...)
 	}
 	if n.NewVPC == nil {

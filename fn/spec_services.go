@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -63,8 +62,7 @@ type registration struct {
 }
 
 var (
-	serviceNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-	bucketRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// ecrImageRE matches a private ECR repository and captures its region.
 	ecrImageRE = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/`)
 	// Environment variables Lambda sets itself and refuses from a function.
@@ -75,51 +73,25 @@ var (
 	}
 )
 
-const (
-	// maxLambdaDescription is Lambda's limit on a function's description.
-	maxLambdaDescription = 256
-	maxServiceNameLength = 32
-	// maxServices keeps a stack's request and response well within the
-	// gRPC limits (BENCHMARKS.md); the XRD says the same.
-	maxServices = 256
-)
-
 // resolveServices validates spec.services and resolves each entry's
 // registration options over the stack's spec.registration.
 func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.RegistrationOptions, p *policy.StackPolicy, spec *field.Path) ([]service, field.ErrorList) {
 	errs := checkRegistrationOptions(defaults, spec.Child("registration"))
-	if len(in) > maxServices {
-		errs = append(errs, field.TooMany(spec.Child("services"), len(in), maxServices))
-	}
-	seen := map[string]bool{}
+	// The schema bounds the services and keys them by name, unique.
 	out := make([]service, 0, len(in))
 	for i, sv := range in {
 		fp := spec.Child("services").Index(i)
-		switch {
-		case !serviceNameRE.MatchString(sv.Name) || len(sv.Name) > maxServiceNameLength:
-			errs = append(errs, field.Invalid(fp.Child("name"), sv.Name, fmt.Sprintf("must be at most %d lowercase letters, digits and dashes, starting with a letter, so that <stack>-fn-<name> is a valid Lambda function name", maxServiceNameLength)))
-		case seen[sv.Name]:
-			errs = append(errs, field.Duplicate(fp.Child("name"), sv.Name))
-		}
-		seen[sv.Name] = true
 
 		r := service{Name: sv.Name, ExpectedServiceName: sv.ExpectedServiceName, Grant: !sv.SkipInvokeFunctionGrant}
-		switch {
-		case sv.Lambda == nil && sv.HTTP == nil:
-			errs = append(errs, field.Required(fp, "exactly one of lambda or http must be set"))
-		case sv.Lambda != nil && sv.HTTP != nil:
-			errs = append(errs, field.Invalid(fp, "lambda, http", "exactly one of lambda or http must be set"))
-		case sv.Lambda != nil:
+		// The schema's CEL rules let exactly one of lambda and http be set.
+		if sv.Lambda != nil {
 			var lerrs field.ErrorList
 			r.Lambda, lerrs = resolveLambda(s.Region, *sv.Lambda, p, fp.Child("lambda"))
 			errs = append(errs, lerrs...)
-		default:
+		} else {
 			r.HTTP = sv.HTTP.DeepCopy()
 			r.Grant = false
 			errs = append(errs, checkURL(r.HTTP.URI, fp.Child("http", "uri"), true)...)
-			if sv.SkipInvokeFunctionGrant {
-				errs = append(errs, field.Invalid(fp.Child("skipInvokeFunctionGrant"), true, "only applies to lambda services"))
-			}
 		}
 		var rerrs field.ErrorList
 		r.Registration, rerrs = resolveRegistration(s, r, defaults, sv.Registration, fp.Child("registration"))
@@ -134,11 +106,8 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.Stack
 	var errs field.ErrorList
 	l := in.DeepCopy()
 	code := fp.Child("code")
+	// The schema's CEL rule lets exactly one of s3 and imageUri be set.
 	switch {
-	case l.Code.S3 == nil && l.Code.ImageURI == "":
-		errs = append(errs, field.Required(code, "exactly one of s3 or imageUri must be set"))
-	case l.Code.S3 != nil && l.Code.ImageURI != "":
-		errs = append(errs, field.Invalid(code, "s3, imageUri", "exactly one of s3 or imageUri must be set"))
 	case l.Code.S3 != nil:
 		b := l.Code.S3.Bucket
 		switch {
@@ -146,9 +115,6 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.Stack
 			errs = append(errs, field.Invalid(code.Child("s3", "bucket"), b, "not an S3 bucket name"))
 		case !matchesAny(p.AllowedCodeBuckets, b):
 			errs = append(errs, field.NotSupported(code.Child("s3", "bucket"), b, p.AllowedCodeBuckets))
-		}
-		if l.Code.S3.Key == "" {
-			errs = append(errs, field.Required(code.Child("s3", "key"), "the key of the code archive"))
 		}
 		if l.Runtime == "" {
 			errs = append(errs, field.Required(fp.Child("runtime"), "code from S3 needs a runtime"))
@@ -168,26 +134,14 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.Stack
 	if l.Architecture == "" {
 		l.Architecture = v1alpha1.ArchitectureARM64
 	}
-	if l.Architecture != v1alpha1.ArchitectureARM64 && l.Architecture != v1alpha1.ArchitectureX86_64 {
-		errs = append(errs, field.NotSupported(fp.Child("architecture"), l.Architecture, []v1alpha1.LambdaArchitecture{v1alpha1.ArchitectureARM64, v1alpha1.ArchitectureX86_64}))
-	}
 	if l.MemorySizeMiB == 0 {
 		l.MemorySizeMiB = defaultMemoryMiB
-	}
-	if l.MemorySizeMiB < 128 || l.MemorySizeMiB > 10240 {
-		errs = append(errs, field.Invalid(fp.Child("memorySizeMiB"), l.MemorySizeMiB, "must be between 128 and 10240"))
 	}
 	if l.TimeoutSeconds == 0 {
 		l.TimeoutSeconds = defaultTimeoutSeconds
 	}
-	if l.TimeoutSeconds < 1 || l.TimeoutSeconds > 900 {
-		errs = append(errs, field.Invalid(fp.Child("timeoutSeconds"), l.TimeoutSeconds, "must be between 1 and 900"))
-	}
 	if l.LogRetentionDays == 0 {
 		l.LogRetentionDays = defaultLogRetentionDays
-	}
-	if n := utf8.RuneCountInString(l.Description); n > maxLambdaDescription {
-		errs = append(errs, field.TooLong(fp.Child("description"), "<description>", maxLambdaDescription))
 	}
 	size := len(codeRevisionVar) + 8
 	for _, k := range sortedKeys(l.Environment) {
@@ -262,28 +216,13 @@ func resolveRegistration(s *stack, sv service, stackOpts, own v1alpha1.Registrat
 	return r, checkRegistrationOptions(own, ownPath)
 }
 
-// checkRegistrationOptions checks what the XRD's schema checks too, for
-// composites that did not pass it (crossplane render).
+// checkRegistrationOptions checks what the schema cannot: the admin URL's
+// credentials and host.
 func checkRegistrationOptions(o v1alpha1.RegistrationOptions, fp *field.Path) field.ErrorList {
-	errs := checkURL(o.AdminURL, fp.Child("adminUrl"), false)
-	if rp := o.RemovalPolicy; rp != "" && rp != v1alpha1.RemovalRetain && rp != v1alpha1.RemovalDestroy {
-		errs = append(errs, field.NotSupported(fp.Child("removalPolicy"), rp, []v1alpha1.RemovalPolicy{v1alpha1.RemovalRetain, v1alpha1.RemovalDestroy}))
-	}
-	hc := fp.Child("healthCheck")
-	errs = append(errs, checkRange(o.HealthCheck.Attempts, 1, 100, hc.Child("attempts"))...)
-	errs = append(errs, checkRange(o.HealthCheck.MaxBackoffSeconds, 1, 600, hc.Child("maxBackoffSeconds"))...)
-	errs = append(errs, checkRange(o.RevisionHistoryLimit, 0, 1000, fp.Child("revisionHistoryLimit"))...)
-	return append(errs, checkRange(o.MaxPrunedPerRun, 1, 1000, fp.Child("maxPrunedPerRun"))...)
+	return checkURL(o.AdminURL, fp.Child("adminUrl"), false)
 }
 
 // pick returns the first value that is set, else the default.
 func pick[T any](own, stackDefault *T, def T) T {
 	return ptr.Deref(own, ptr.Deref(stackDefault, def))
-}
-
-func checkRange(v *int32, lo, hi int32, fp *field.Path) field.ErrorList {
-	if v != nil && (*v < lo || *v > hi) {
-		return field.ErrorList{field.Invalid(fp, *v, fmt.Sprintf("must be between %d and %d", lo, hi))}
-	}
-	return nil
 }

@@ -169,7 +169,11 @@ type ExistingNetworkSpec struct {
 
 // LogsSpec is the CloudWatch log group of the server.
 type LogsSpec struct {
-	// GroupName of the log group. Defaults to /restate/<stack name>.
+	// GroupName of the log group. Defaults to /restate/<stack name>. A
+	// claim's stack may name /restate/<namespace>/<claim name> or a group
+	// under it, which no other stack can name; a composite without a claim,
+	// /restate/<composite name> or a group under it. Names under /aws/ are
+	// AWS services' own.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:Pattern=`^[.\-_/#A-Za-z0-9]+$`

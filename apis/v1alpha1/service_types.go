@@ -12,6 +12,7 @@ type ServiceSpec struct {
 	// service itself reports at discovery.
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="!('-' + self).contains('-fn-')",message="may not start with fn- or contain -fn-: <stack>-fn-<name> would also be another stack's <stack>-fn-<name> (stack a, service b-fn-c; stack a-fn-b, service c)"
 	Name string `json:"name"`
 
 	// Lambda runs the service as an AWS Lambda function that the stack

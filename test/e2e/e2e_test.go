@@ -324,7 +324,7 @@ func TestControlPlaneInABox(t *testing.T) {
 			kept := map[string]bool{}
 			for _, r := range got {
 				switch {
-				case r == "log-group eu-west-1:/restate/payments-staging":
+				case r == "log-group eu-west-1:/restate/team-a/full":
 					kept["log group"] = true
 				case strings.HasPrefix(r, "volume "):
 					kept["data volume"] = true
