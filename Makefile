@@ -18,7 +18,7 @@ RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
-.PHONY: all tools build generate check-generate render test unit render-test golden packages bench bench-load e2e fuzz clean
+.PHONY: all tools build generate check-generate render test unit render-test catalog-test golden packages bench bench-load e2e fuzz clean
 
 all: test
 
@@ -74,14 +74,22 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./apis/... paths=./input/...
 	$(CONTROLLER_GEN) crd paths=./input/... output:crd:dir=package/input
 	rm -rf $(OUT)/crd && $(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=$(OUT)/crd
-	$(GO) run ./hack/xrdgen $(OUT)/crd/stack.restate-crossplane.io_xrestatestacks.yaml RestateStack restatestack-aws compositions/definition.yaml apis/v1alpha1/zz_generated.schema.json
+	$(GO) run ./hack/xrdgen $(OUT)/crd/stack.restate-crossplane.io_xrestatestacks.yaml RestateStack restatestack-aws catalog/form.yaml compositions/definition.yaml apis/v1alpha1/zz_generated.schema.json
+	$(GO) run ./hack/templategen -out catalog
 
 ## Fails when a generated file differs from what its generator writes now.
 check-generate: generate
-	@git diff --exit-code -- apis input package compositions || { echo "generated files are stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- apis input package compositions catalog || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
+## A platform renders its own claims through its own Composition:
+##   make render CLAIMS=path/to/claims COMPOSITION=path/to/composition.yaml
+## CLAIMS is a directory of claims; a claim with spec.compositionRef picks
+## that Composition from COMPOSITIONS by name.
+CLAIMS ?= examples/claims
+COMPOSITION ?= compositions/composition.yaml
+COMPOSITIONS ?= examples/compositions
 render: $(CROSSPLANE) $(CROSSPLANE_CORE) build
-	$(GO) run ./hack/render -out $(OUT)/render
+	$(GO) run ./hack/render -claims $(CLAIMS) -composition $(COMPOSITION) -compositions $(COMPOSITIONS) -out $(OUT)/render
 
 unit: $(RESTATE_SERVER)
 	$(GO) vet ./...
@@ -95,7 +103,7 @@ render-test: $(CROSSPLANE) $(CROSSPLANE_CORE) $(RESTATE_SERVER) $(RESTATE_SERVIC
 
 ## Rewrites the render golden files under test/golden from the current code.
 golden: $(CROSSPLANE) $(CROSSPLANE_CORE) build
-	$(GO) test -count=1 ./test/... -run TestRender -update
+	$(GO) test -count=1 ./test/... -run 'TestRender|TestPlainRenderFlow' -update
 
 ## Both packages build offline, as users would install them.
 packages: $(CROSSPLANE)
@@ -103,7 +111,13 @@ packages: $(CROSSPLANE)
 	$(CROSSPLANE) xpkg build --package-root=package --package-file=$(OUT)/function-restate-stack.xpkg
 	$(CROSSPLANE) xpkg build --package-root=compositions --examples-root=examples/claims --package-file=$(OUT)/configuration-restate-stack.xpkg
 
-test: check-generate unit render-test packages
+## The catalog (catalog/) checked with one pinned Backstage release's own
+## packages from npm (test/backstage/package-lock.json).
+catalog-test:
+	npm ci --prefix test/backstage --no-audit --no-fund
+	npm test --prefix test/backstage
+
+test: check-generate unit render-test catalog-test packages
 
 ## Fuzzing: each target of fn/fuzz_test.go explores for FUZZTIME (4 targets
 ## x 150 s = 10 minutes by default); `make test` runs their seeds only. A

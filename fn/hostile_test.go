@@ -139,7 +139,7 @@ func TestNumbersThatDoNotFitAreRefused(t *testing.T) {
 
 // TestSchemaValidation: the function checks a composite against the XRD's
 // own schema and CEL rules (embedded from the same generation), so a
-// composite the API server never saw (crossplane render, a composite made
+// composite the API server never saw (crossplane composition render, a composite made
 // without a claim) is refused the same way, naming the field; a type error
 // names its field, not spec; a field the schema does not know (a newer
 // XRD's) is ignored, as decoding ignores it.

@@ -87,7 +87,7 @@ func TestRender(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		configs, err := filepath.Glob("../examples/providerconfig/*.yaml")
+		configs, err := filepath.Glob("../examples/install/providerconfig-*.yaml")
 		if err != nil || len(configs) == 0 {
 			t.Fatalf("no provider config examples: %v", err)
 		}

@@ -28,7 +28,7 @@ type serveCmd struct {
 	Network     string `help:"Network on which to listen for gRPC connections." default:"tcp"`
 	Address     string `help:"Address at which to listen for gRPC connections." default:":9443"`
 	TLSCertsDir string `help:"Directory holding the server's certificate (tls.crt, tls.key) and the CA that signs client certificates (ca.crt)." env:"TLS_SERVER_CERTS_DIR"`
-	Insecure    bool   `help:"Serve without mTLS, for local development such as crossplane render. --tls-certs-dir is then ignored."`
+	Insecure    bool   `help:"Serve without mTLS, for local development such as crossplane composition render. --tls-certs-dir is then ignored."`
 	// Off by default: profiles of a running function, for make bench-load.
 	PprofAddress string `help:"Serve Go's pprof endpoints on this address, to profile a running function (off by default)."`
 }

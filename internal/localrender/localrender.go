@@ -27,7 +27,7 @@ import (
 
 // Tools are the binaries a render needs.
 type Tools struct {
-	// CLI is the crossplane CLI (crossplane render, resource validate).
+	// CLI is the crossplane CLI (composition render, resource validate).
 	CLI string
 	// Core is the crossplane core binary that runs the render engine.
 	Core string
@@ -82,7 +82,7 @@ type Function struct {
 	cmd     *exec.Cmd
 }
 
-// StartFunction starts the function (insecure gRPC, as crossplane render
+// StartFunction starts the function (insecure gRPC, as crossplane composition render
 // expects) on a free loopback port and waits until it accepts connections.
 func StartFunction(ctx context.Context, binary string, log io.Writer) (*Function, error) {
 	addr, err := loopback.FreeAddr()
@@ -133,10 +133,10 @@ func ClaimToXR(claim []byte) ([]byte, error) {
 	return yaml.Marshal(xr.Object)
 }
 
-// Render runs crossplane render for one composite resource, with observed
+// Render runs crossplane composition render for one composite resource, with observed
 // resources from observedDir when it is not empty.
 func Render(ctx context.Context, t Tools, r Repo, fnAddress, xrFile, observedDir string) ([]byte, error) {
-	args := []string{"render", xrFile, r.Composition, r.Functions,
+	args := []string{"composition", "render", xrFile, r.Composition, r.Functions,
 		"--crossplane-binary", t.Core,
 		"--xrd", r.XRD,
 		"--function-annotations", "render.crossplane.io/runtime-development-target=" + fnAddress,
@@ -151,7 +151,7 @@ func Render(ctx context.Context, t Tools, r Repo, fnAddress, xrFile, observedDir
 	cmd := exec.CommandContext(ctx, t.CLI, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("crossplane render %s: %w\n%s", filepath.Base(xrFile), err, stderr.String())
+		return nil, fmt.Errorf("crossplane composition render %s: %w\n%s", filepath.Base(xrFile), err, stderr.String())
 	}
 	return normalize(stdout.Bytes())
 }

@@ -1,5 +1,5 @@
 // Package yamldocs reads and writes multi-document YAML streams of
-// Kubernetes objects, as crossplane render writes them and the golden files
+// Kubernetes objects, as crossplane composition render writes them and the golden files
 // keep them.
 package yamldocs
 

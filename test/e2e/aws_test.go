@@ -62,7 +62,7 @@ func account(t *testing.T, endpoint string, into any, args ...string) {
 // startProviderAWS installs all of provider-aws's CRDs (it starts a
 // controller for each), ProviderConfigs for the examples that point at
 // moto, and runs the provider.
-func (b *box) startProviderAWS(endpoint string) {
+func (b *box) startProviderAWS(repo, endpoint string) {
 	t := b.t
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(bin(t, "PROVIDER_AWS_CRDS"), "*.yaml"))
@@ -76,20 +76,19 @@ stringData:
     aws_access_key_id = AKIAEXAMPLE
     aws_secret_access_key = e2e
 `)
+	// The README's providerconfig-secret.yaml, pointed at moto, as
+	// "default" and as "team-a" (which selfhosted-full names).
+	var configs []string
 	for _, name := range []string{"default", "team-a"} {
-		b.apply(fmt.Sprintf(`apiVersion: aws.crossplane.io/v1beta1
-kind: ProviderConfig
-metadata: {name: %s}
+		configs = append(configs, fmt.Sprintf(`metadata: {name: %s}
 spec:
-  credentials:
-    source: Secret
-    secretRef: {namespace: crossplane-system, name: aws-credentials, key: credentials}
   endpoint:
     hostnameImmutable: true
     source: Custom
     url: {type: Static, static: %q}
 `, name, endpoint))
 	}
+	b.applyInstall(repo, "providerconfig-secret.yaml", configs...)
 	b.start("provider-aws", []string{"KUBECONFIG=" + b.kubeconfig}, bin(t, "PROVIDER_AWS"), "--debug", "--poll=20s")
 }
 

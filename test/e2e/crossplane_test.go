@@ -119,7 +119,7 @@ func (b *box) crossplaneRBAC(coreModule string) {
 		}
 		b.apply(strings.Join(out, "\n"))
 	}
-	b.must("apply", "-f", filepath.Join(repo, "install", "crossplane-rbac.yaml"))
+	b.applyInstall(repo, "crossplane-rbac.yaml")
 	b.apply(`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:

@@ -35,7 +35,7 @@ func TestControlPlaneInABox(t *testing.T) {
 
 	// The real provider-aws, against an emulated AWS account.
 	moto := startMoto(t, b)
-	b.startProviderAWS(moto)
+	b.startProviderAWS(repo, moto)
 	t.Logf("provider-aws and moto started after %s", time.Since(start).Round(time.Second))
 	b.installFunction(repo)
 	b.must("apply", "-f", filepath.Join(repo, "compositions", "definition.yaml"))
@@ -253,7 +253,7 @@ func TestControlPlaneInABox(t *testing.T) {
 		if out, _ := b.kubectl("-n", "team-b", "get", "jobs", "-l", "crossplane.io/claim-name=unprivileged", "-o", "name"); strings.TrimSpace(out) != "" {
 			t.Errorf("Jobs composed without the permission: %s", out)
 		}
-		b.must("apply", "-f", filepath.Join(repo, "install", "crossplane-rbac.yaml"))
+		b.applyInstall(repo, "crossplane-rbac.yaml")
 		eventually(t, 3*time.Minute, "registration once the ClusterRole is back", func() string {
 			out, _ := b.kubectl("-n", "team-b", "get", "restatestack", "unprivileged", "-o", `jsonpath={.status.conditions[?(@.type=="Registered")].status}`)
 			if out != "True" {

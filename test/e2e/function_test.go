@@ -57,14 +57,8 @@ func (b *box) installFunction(repo string) {
 	_ = zw.Close()
 	write(t, filepath.Join(b.xpkgCache, friendlyID(functionSource, digest)+".gz"), gz.String())
 
-	b.apply(fmt.Sprintf(`apiVersion: pkg.crossplane.io/v1
-kind: Function
-metadata:
-  name: %s
-spec:
-  package: %s@%s
-  packagePullPolicy: Never
-`, functionName, functionSource, digest))
+	// The README's function.yaml, but from the cache, by digest.
+	b.applyInstall(repo, "function.yaml", fmt.Sprintf("spec: {package: %s@%s, packagePullPolicy: Never}", functionSource, digest))
 
 	var revision string
 	eventually(t, 2*time.Minute, "the FunctionRevision", func() string {
