@@ -18,7 +18,7 @@ RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
-.PHONY: all tools build generate check-generate render test unit render-test catalog-test golden packages bench bench-load e2e fuzz clean
+.PHONY: all tools build generate check-generate render test unit render-test catalog-test golden packages bench bench-load e2e fuzz fuzz-cover clean
 
 all: test
 
@@ -128,6 +128,10 @@ fuzz:
 	for target in $(FUZZ_TARGETS); do \
 		$(GO) test ./fn/ -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+
+## fn's coverage under fuzzing: the corpus make fuzz grew, replayed.
+fuzz-cover:
+	hack/fuzzcover.sh
 
 ## Benchmarks (BENCHMARKS.md): RunFunction against the protobuf floor at 1
 ## to 256 services, then the real binary under load and a soak.

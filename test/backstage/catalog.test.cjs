@@ -127,7 +127,7 @@ function mergePatch(target, patch) {
 
 // dryRun runs the template as the scaffolder's dry-run API does, with the
 // real actions, and returns the files it wrote and its log.
-async function dryRun(values) {
+async function dryRun(values, steps = template.spec.steps) {
   const config = new ConfigReader({});
   const integrations = ScmIntegrations.fromConfig(config);
   const logger = { info() {}, warn() {}, error() {}, debug() {}, child() { return logger; } };
@@ -156,7 +156,7 @@ async function dryRun(values) {
   try {
     const { spec } = template;
     const result = await run({
-      spec: { apiVersion: template.apiVersion, steps: spec.steps, output: spec.output, parameters: values },
+      spec: { apiVersion: template.apiVersion, steps, output: spec.output, parameters: values },
       templateInfo: { entityRef: 'template:default/restate-stack', baseUrl: pathToFileURL(path.join(contents, 'template.yaml')).href },
       directoryContents,
       secrets: {},
@@ -185,4 +185,13 @@ test('the dry run applies to a cluster when asked, through the Kubernetes proxy'
   const { log } = await dryRun(answers(claim, { delivery: 'cluster', cluster: 'platform' }));
   assert.ok(log.some(m => m.includes("Skipping non dry-run safe method 'POST' request to /kubernetes/proxy/apis/stack.restate-crossplane.io/v1alpha1/namespaces/team-a/restatestacks")), log.join('\n'));
   assert.ok(!log.some(m => m.includes('creating pull request')), 'a pull request step ran too');
+});
+
+// The runner checks each step's input against its action's input schema;
+// this shows it does, so the runs above passed that check.
+test('the dry run refuses a step input its action\'s schema refuses', async () => {
+  const { claim } = claims.find(c => c.file === 'selfhosted-minimal.yaml');
+  const steps = structuredClone(template.spec.steps);
+  steps.find(s => s.id === 'pull-request').input.draft = 'not a boolean';
+  await assert.rejects(dryRun(answers(claim), steps), /Invalid input passed to action publish:github:pull-request/);
 });
