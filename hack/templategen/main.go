@@ -477,22 +477,19 @@ func celToJSONSchema(rule string) (map[string]any, bool) {
 }
 
 // applyPolicy turns the platform's choices into the form's: allowed regions
-// and ProviderConfigs become lists to pick from with the platform's
-// defaults, allowed instance types and code buckets (shell patterns)
-// become patterns, and the Compositions a list.
+// and ProviderConfigs become lists to pick from, allowed instance types and
+// code buckets (shell patterns) become patterns, and the Compositions a
+// list. The platform's defaults are shown, not filled in: a claim that
+// leaves a field empty keeps following the platform's default.
 func applyPolicy(fields map[string]any, p *policy.StackPolicy, compositions []string) {
 	if r := fields["region"].(map[string]any); len(p.AllowedRegions) > 0 {
 		r["enum"] = p.AllowedRegions
-		if p.DefaultRegion != "" {
-			r["default"] = p.DefaultRegion
-		}
+		placeholder(r, p.DefaultRegion)
 	}
 	pc := fields["providerConfigRef"].(map[string]any)
 	if name, ok := pc["properties"].(map[string]any)["name"].(map[string]any); ok && len(p.AllowedProviderConfigs) > 0 {
 		name["enum"] = p.AllowedProviderConfigs
-		if p.DefaultProviderConfigName != "" {
-			name["default"] = p.DefaultProviderConfigName
-		}
+		placeholder(name, p.DefaultProviderConfigName)
 	}
 	if len(p.AllowedInstanceTypes) > 0 {
 		node(fields, "environment", "selfHosted", "instanceType")["allOf"] = []any{map[string]any{"pattern": globsPattern(p.AllowedInstanceTypes)}}
@@ -502,6 +499,13 @@ func applyPolicy(fields map[string]any, p *policy.StackPolicy, compositions []st
 	}
 	if len(compositions) > 1 {
 		fields["compositionRef"].(map[string]any)["properties"].(map[string]any)["name"].(map[string]any)["enum"] = compositions
+	}
+}
+
+// placeholder shows the platform's default in an empty field.
+func placeholder(field map[string]any, def string) {
+	if def != "" {
+		field["ui:placeholder"] = def + " (the platform's default)"
 	}
 }
 

@@ -47,7 +47,7 @@ function answers(claim, delivery = { delivery: 'pull-request', repoUrl: 'github.
 // keys are the form renderer's, not JSON Schema's.
 function pageValidators() {
   const ajv = new Ajv({ strict: true, allErrors: true, strictRequired: false });
-  for (const k of ['ui:order', 'ui:field', 'ui:options', 'ui:widget']) {
+  for (const k of ['ui:order', 'ui:field', 'ui:options', 'ui:widget', 'ui:placeholder']) {
     ajv.addKeyword({ keyword: k });
   }
   return template.spec.parameters.map(page => ({ title: page.title, validate: ajv.compile(page) }));
