@@ -153,9 +153,15 @@ func template(apiVersion, kind string, spec map[string]any, form *catalogform.Fo
 	}
 	applyPolicy(fields, p, compositions)
 
-	params := []any{firstPage()}
+	// A claim picks another Composition only where the platform has more.
+	pages := slices.Clone(form.Pages)
+	if len(compositions) > 1 {
+		last := &pages[len(pages)-1]
+		last.Fields = append(slices.Clone(last.Fields), "compositionRef")
+	}
+	params := []any{pageOrder(firstPage())}
 	specFields := ordered{}
-	for _, pg := range form.Pages {
+	for _, pg := range pages {
 		props := map[string]any{}
 		var order []string
 		var required []string
@@ -175,18 +181,7 @@ func template(apiVersion, kind string, spec map[string]any, form *catalogform.Fo
 		if len(required) > 0 {
 			page["required"] = required
 		}
-		params = append(params, page)
-	}
-	// A claim picks another Composition only where the platform has more.
-	if len(compositions) > 1 {
-		last := params[len(params)-1].(map[string]any)
-		last["properties"].(map[string]any)["compositionRef"] = fields["compositionRef"]
-		last["ui:order"] = append(slices.Clone(last["ui:order"].([]string)[:len(last["ui:order"].([]string))-1]), "compositionRef", "*")
-		specFields = append(specFields, kv{"compositionRef", "${{ parameters.compositionRef }}"})
-	}
-
-	for i, pg := range params {
-		params[i] = pageOrder(pg.(map[string]any))
+		params = append(params, pageOrder(page))
 	}
 	claim := ordered{
 		{"apiVersion", apiVersion},

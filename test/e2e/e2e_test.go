@@ -38,13 +38,10 @@ func TestControlPlaneInABox(t *testing.T) {
 	b.startProviderAWS(repo, moto)
 	t.Logf("provider-aws and moto started after %s", time.Since(start).Round(time.Second))
 	b.installFunction(repo)
-	b.must("apply", "-f", filepath.Join(repo, "compositions", "definition.yaml"))
-	b.must("apply", "-f", filepath.Join(repo, "compositions", "composition.yaml"))
-	// The test's restate-server listens on loopback, which the platform's
-	// Composition (rightly) does not allow: this platform does.
-	b.must("patch", "composition", "restatestack-aws", "--type=json", "-p",
-		`[{"op":"add","path":"/spec/pipeline/0/input/registration/allowLoopback","value":true},`+
-			`{"op":"add","path":"/spec/pipeline/0/input/registration/allowedAdminHosts/-","value":"127.0.0.1"}]`)
+	// The XRD and the Composition come from the Configuration package; its
+	// Composition lets registration reach the test's restate-server on
+	// loopback, which the platform's (rightly) does not.
+	b.installConfiguration(repo)
 	eventually(t, 2*time.Minute, "the XRD to offer its claim", func() string {
 		out, _ := b.kubectl("get", "xrd", "xrestatestacks.stack.restate-crossplane.io", "-o", `jsonpath={.status.conditions[?(@.type=="Offered")].status}`)
 		if out != "True" {

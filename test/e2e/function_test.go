@@ -39,23 +39,16 @@ const (
 func (b *box) installFunction(repo string) {
 	t := b.t
 	t.Helper()
-	var stream bytes.Buffer
 	files, _ := filepath.Glob(filepath.Join(repo, "package", "input", "*.yaml"))
+	var docs [][]byte
 	for _, f := range append([]string{filepath.Join(repo, "package", "crossplane.yaml")}, files...) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stream.WriteString("---\n")
-		stream.Write(raw)
+		docs = append(docs, raw)
 	}
-	sum := sha256.Sum256(stream.Bytes())
-	digest := "sha256:" + hex.EncodeToString(sum[:])
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(stream.Bytes())
-	_ = zw.Close()
-	write(t, filepath.Join(b.xpkgCache, friendlyID(functionSource, digest)+".gz"), gz.String())
+	digest := b.cachePackage(functionSource, docs...)
 
 	// The README's function.yaml, but from the cache, by digest.
 	b.applyInstall(repo, "function.yaml", fmt.Sprintf("spec: {package: %s@%s, packagePullPolicy: Never}", functionSource, digest))
@@ -111,6 +104,26 @@ data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
 		}
 		return ""
 	})
+}
+
+// cachePackage puts a package (its YAML documents) in Crossplane's package
+// cache, under the name Crossplane derives from its source and digest, and
+// returns the digest.
+func (b *box) cachePackage(source string, docs ...[]byte) string {
+	var stream bytes.Buffer
+	for _, d := range docs {
+		stream.WriteString("---\n")
+		stream.Write(d)
+		stream.WriteString("\n")
+	}
+	sum := sha256.Sum256(stream.Bytes())
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(stream.Bytes())
+	_ = zw.Close()
+	write(b.t, filepath.Join(b.xpkgCache, friendlyID(source, digest)+".gz"), gz.String())
+	return digest
 }
 
 // friendlyID is the file name Crossplane's package cache uses for a

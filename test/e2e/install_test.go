@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"sigs.k8s.io/yaml"
@@ -48,4 +50,49 @@ func (b *box) applyInstall(repo, file string, patches ...string) {
 		}
 		b.apply(string(merged))
 	}
+}
+
+const configurationSource = "xpkg.crossplane.io/restate-crossplane/configuration-restate-stack"
+
+// installConfiguration installs the Configuration package (the README's
+// step 3, examples/install/configuration.yaml) through Crossplane's package
+// manager, from its cache: the package is compositions/ (its crossplane.yaml,
+// the XRD and the Composition), but for one change to the Composition, which
+// lets registration reach the test's restate-server on loopback. Its
+// dependencies (the function, provider-aws) cannot be resolved from a
+// registry offline: resolution is skipped, and the function is installed
+// on its own (installFunction), the provider run as a process.
+func (b *box) installConfiguration(repo string) {
+	t := b.t
+	t.Helper()
+	read := func(name string) []byte {
+		raw, err := os.ReadFile(filepath.Join(repo, "compositions", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	comp, err := yaml.YAMLToJSON(read("composition.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := jsonpatch.DecodePatch([]byte(`[{"op":"add","path":"/spec/pipeline/0/input/registration/allowLoopback","value":true},` +
+		`{"op":"add","path":"/spec/pipeline/0/input/registration/allowedAdminHosts/-","value":"127.0.0.1"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if comp, err = patch.Apply(comp); err != nil {
+		t.Fatal(err)
+	}
+	digest := b.cachePackage(configurationSource, read("crossplane.yaml"), read("definition.yaml"), comp)
+	b.applyInstall(repo, "configuration.yaml", fmt.Sprintf("spec: {package: %s@%s, packagePullPolicy: Never, skipDependencyResolution: true}", configurationSource, digest))
+	eventually(t, 3*time.Minute, "the Configuration to be installed and healthy", func() string {
+		out, _ := b.kubectl("get", "configurations.pkg.crossplane.io", "configuration-restate-stack", "-o",
+			`jsonpath={.status.conditions[?(@.type=="Installed")].status}/{.status.conditions[?(@.type=="Healthy")].status}`)
+		if out != "True/True" {
+			rev, _ := b.kubectl("get", "configurationrevisions.pkg.crossplane.io", "-o", `jsonpath={.items[*].status.conditions}`)
+			return "Installed/Healthy=" + out + "; revision: " + rev
+		}
+		return ""
+	})
 }
