@@ -1,34 +1,26 @@
 // catalog/ checked with one pinned Backstage release's own code (see
 // package.json): the entity validators of @backstage/catalog-model and
-// @backstage/plugin-scaffolder-common, ajv for the form's pages, and the
-// scaffolder's dry-run runner (the code behind its /v2/dry-run API) with the
-// real actions the template uses. Nothing reaches GitHub or a cluster: in a
-// dry run, publish:github:pull-request and http:backstage:request (for a
-// POST) only log what they would do, which is all that is played here.
+// @backstage/plugin-scaffolder-common, ajv for the form's pages, and a
+// Backstage backend with the scaffolder plugin and the modules of the
+// actions the template uses, whose dry-run API runs the template. The
+// backend is backend-test-utils' test backend: the real plugins, with core
+// services (database: SQLite in memory; auth; catalog) from its mocks.
+// Nothing reaches GitHub or a cluster: in a dry run,
+// publish:github:pull-request and http:backstage:request (for a POST) only
+// log what they would do, which is all that is played here.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { pathToFileURL } = require('node:url');
 const yaml = require('js-yaml');
 const Ajv = require('ajv');
 
 const { templateEntityV1beta3Validator } = require('@backstage/plugin-scaffolder-common');
 const { systemEntityV1alpha1Validator, apiEntityV1alpha1Validator } = require('@backstage/catalog-model');
-const { ConfigReader } = require('@backstage/config');
-const { ScmIntegrations } = require('@backstage/integration');
-const { mockCredentials } = require('@backstage/backend-test-utils');
-const scaffolder = require('@backstage/plugin-scaffolder-backend');
-const { createPublishGithubPullRequestAction } = require('@backstage/plugin-scaffolder-backend-module-github');
-const { createHttpBackstageAction } = require('@roadiehq/scaffolder-backend-module-http-request');
-// The dry-run runner is not among the package's exports; its file is.
-const { createDryRunner } = require(path.join(
-  path.dirname(require.resolve('@backstage/plugin-scaffolder-backend/package.json')),
-  'dist/scaffolder/dryrun/createDryRunner.cjs.js',
-));
+const { startTestBackend, mockServices, mockCredentials } = require('@backstage/backend-test-utils');
+const { catalogServiceMock } = require('@backstage/plugin-catalog-node/testUtils');
 
 const repo = path.resolve(__dirname, '../..');
 const catalog = path.join(repo, 'catalog');
@@ -125,48 +117,51 @@ function mergePatch(target, patch) {
   return out;
 }
 
-// dryRun runs the template as the scaffolder's dry-run API does, with the
-// real actions, and returns the files it wrote and its log.
+// The backend, started once: its start and each dry run are timed in the
+// test's output.
+let backend;
+test.before(async () => {
+  const start = Date.now();
+  backend = await startTestBackend({
+    features: [
+      require('@backstage/plugin-scaffolder-backend'),
+      require('@backstage/plugin-scaffolder-backend-module-github'),
+      require('@roadiehq/scaffolder-backend-module-http-request'),
+      catalogServiceMock.factory(),
+      // The GitHub action wants a token for the host even in a dry run.
+      mockServices.rootConfig.factory({ data: { integrations: { github: [{ host: 'github.com', token: 'dry-run' }] } } }),
+    ],
+  });
+  console.log(`# a Backstage backend with the scaffolder plugin started in ${Date.now() - start} ms`);
+});
+// The scaffolder leaves a timer behind once stopped: package.json runs
+// node --test with --test-force-exit.
+test.after(async () => { await backend?.stop(); });
+
+// dryRun posts the template, the answers and the template's files to the
+// scaffolder's /v2/dry-run API, and returns the files it wrote, its log and
+// output.
 async function dryRun(values, steps = template.spec.steps) {
-  const config = new ConfigReader({});
-  const integrations = ScmIntegrations.fromConfig(config);
-  const logger = { info() {}, warn() {}, error() {}, debug() {}, child() { return logger; } };
-  const actions = new Map(
-    [
-      // The template's files are local (a file: base URL): no reader is used.
-      scaffolder.createFetchTemplateFileAction({ reader: {}, integrations }),
-      createPublishGithubPullRequestAction({ integrations, config, githubCredentialsProvider: { getCredentials: async () => ({ token: 'dry-run' }) } }),
-      createHttpBackstageAction({
-        discovery: { getBaseUrl: async id => `http://backstage.invalid/api/${id}`, getExternalBaseUrl: async id => `http://backstage.invalid/api/${id}` },
-        auth: { getPluginRequestToken: async () => ({ token: 'dry-run' }) },
-        config,
-      }),
-    ].map(a => [a.id, a]),
-  );
-  const actionRegistry = { async get(id) { const a = actions.get(id); if (!a) throw new Error(`no action ${id}`); return a; }, async list() { return actions; } };
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'restate-stack-dry-run-'));
-  const contents = path.join(work, 'template');
-  // The backend's metrics service: counted nowhere here.
-  const instrument = new Proxy({}, { get: () => () => {} });
-  const metrics = new Proxy({}, { get: () => () => instrument });
-  const run = createDryRunner({ actionRegistry, integrations, logger, config, metrics, workingDirectory: path.join(work, 'tasks') });
-  const directoryContents = fs.readdirSync(catalog).filter(f => f.endsWith('.njk')).map(f => ({
-    path: f, content: fs.readFileSync(path.join(catalog, f)),
-  }));
-  try {
-    const { spec } = template;
-    const result = await run({
-      spec: { apiVersion: template.apiVersion, steps, output: spec.output, parameters: values },
-      templateInfo: { entityRef: 'template:default/restate-stack', baseUrl: pathToFileURL(path.join(contents, 'template.yaml')).href },
-      directoryContents,
+  const start = Date.now();
+  const res = await fetch(`http://localhost:${backend.server.port()}/api/scaffolder/v2/dry-run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...mockCredentials.user.header() },
+    body: JSON.stringify({
+      template: { ...template, spec: { ...template.spec, steps } },
+      values,
       secrets: {},
-      credentials: mockCredentials.user(),
-    });
-    const files = Object.fromEntries(result.directoryContents.map(f => [f.path, f.content.toString('utf8')]));
-    return { files, log: result.log.map(l => l.body.message), output: result.output };
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+      directoryContents: fs.readdirSync(catalog).filter(f => f.endsWith('.njk')).map(f => ({
+        path: f, base64Content: fs.readFileSync(path.join(catalog, f)).toString('base64'),
+      })),
+    }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) {
+    throw new Error(`dry run: ${res.status} ${JSON.stringify(body.error ?? body)}`);
   }
+  console.log(`# dry run of ${values.namespace}/${values.name}: ${Date.now() - start} ms`);
+  const files = Object.fromEntries(body.directoryContents.map(f => [f.path, Buffer.from(f.base64Content, 'base64').toString('utf8')]));
+  return { files, log: body.log.map(l => l.body.message), output: body.output };
 }
 
 test('the dry run writes each example claim exactly, and opens a pull request with it', async () => {
