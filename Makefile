@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make render   render every example claim locally (no cluster, no Docker)
 #   make test     unit tests, render goldens, offline schema validation,
-#                 generated files up to date, packages build
+#                 generated files up to date, the Backstage catalog, packages build
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
