@@ -151,7 +151,9 @@ func template(apiVersion, kind string, spec map[string]any, form *catalogform.Fo
 	if err != nil {
 		return nil, err
 	}
-	applyPolicy(fields, p, compositions)
+	if err := applyPolicy(fields, p, compositions); err != nil {
+		return nil, err
+	}
 
 	// A claim picks another Composition only where the platform has more.
 	pages := slices.Clone(form.Pages)
@@ -476,7 +478,7 @@ func celToJSONSchema(rule string) (map[string]any, bool) {
 // code buckets (shell patterns) become patterns, and the Compositions a
 // list. The platform's defaults are shown, not filled in: a claim that
 // leaves a field empty keeps following the platform's default.
-func applyPolicy(fields map[string]any, p *policy.StackPolicy, compositions []string) {
+func applyPolicy(fields map[string]any, p *policy.StackPolicy, compositions []string) error {
 	if r := fields["region"].(map[string]any); len(p.AllowedRegions) > 0 {
 		r["enum"] = p.AllowedRegions
 		placeholder(r, p.DefaultRegion)
@@ -486,15 +488,24 @@ func applyPolicy(fields map[string]any, p *policy.StackPolicy, compositions []st
 		name["enum"] = p.AllowedProviderConfigs
 		placeholder(name, p.DefaultProviderConfigName)
 	}
-	if len(p.AllowedInstanceTypes) > 0 {
-		node(fields, "environment", "selfHosted", "instanceType")["allOf"] = []any{map[string]any{"pattern": globsPattern(p.AllowedInstanceTypes)}}
-	}
-	if len(p.AllowedCodeBuckets) > 0 {
-		node(fields, "services", "lambda", "code", "s3", "bucket")["allOf"] = []any{map[string]any{"pattern": globsPattern(p.AllowedCodeBuckets)}}
+	form := map[string]any{"properties": fields}
+	for path, globs := range map[string][]string{
+		"environment.selfHosted.instanceType": p.AllowedInstanceTypes,
+		"services.lambda.code.s3.bucket":      p.AllowedCodeBuckets,
+	} {
+		if len(globs) == 0 {
+			continue
+		}
+		n, err := catalogform.Node(form, path)
+		if err != nil {
+			return err
+		}
+		n["allOf"] = []any{map[string]any{"pattern": globsPattern(globs)}}
 	}
 	if len(compositions) > 1 {
 		fields["compositionRef"].(map[string]any)["properties"].(map[string]any)["name"].(map[string]any)["enum"] = compositions
 	}
+	return nil
 }
 
 // placeholder shows the platform's default in an empty field.
@@ -502,18 +513,6 @@ func placeholder(field map[string]any, def string) {
 	if def != "" {
 		field["ui:placeholder"] = def + " (the platform's default)"
 	}
-}
-
-// node walks the form's fields by name, through arrays' items.
-func node(fields map[string]any, path ...string) map[string]any {
-	n := fields[path[0]].(map[string]any)
-	for _, name := range path[1:] {
-		if items, ok := n["items"].(map[string]any); ok {
-			n = items
-		}
-		n = n["properties"].(map[string]any)[name].(map[string]any)
-	}
-	return n
 }
 
 // globsPattern is a pattern matching what any of the shell patterns (with
