@@ -76,7 +76,9 @@ var (
 // resolveServices validates spec.services and resolves each entry's
 // registration options over the stack's spec.registration.
 func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.RegistrationOptions, p *policy.StackPolicy, spec *field.Path) ([]service, field.ErrorList) {
-	errs := checkRegistrationOptions(defaults, spec.Child("registration"))
+	// The schema checks the rest of the options; the admin URL's
+	// credentials and host are Go's.
+	errs := checkURL(defaults.AdminURL, spec.Child("registration", "adminUrl"), false)
 	// The schema bounds the services and keys them by name, unique.
 	out := make([]service, 0, len(in))
 	for i, sv := range in {
@@ -213,13 +215,7 @@ func resolveRegistration(s *stack, sv service, stackOpts, own v1alpha1.Registrat
 		}
 	}
 
-	return r, checkRegistrationOptions(own, ownPath)
-}
-
-// checkRegistrationOptions checks what the schema cannot: the admin URL's
-// credentials and host.
-func checkRegistrationOptions(o v1alpha1.RegistrationOptions, fp *field.Path) field.ErrorList {
-	return checkURL(o.AdminURL, fp.Child("adminUrl"), false)
+	return r, checkURL(own.AdminURL, ownPath.Child("adminUrl"), false)
 }
 
 // pick returns the first value that is set, else the default.

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
-	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
 	"github.com/restate-crossplane/function-restate-stack/internal/yamldocs"
 )
 
@@ -50,15 +49,12 @@ func TestPlainRenderFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
-	fn := exec.CommandContext(ctx, tools.Function, "--insecure")
-	fn.Stdout, fn.Stderr = &log, &log
-	if err := fn.Start(); err != nil {
-		t.Fatal(err)
+	// As the README starts it: --insecure, and its default address.
+	fn, err := localrender.Start(ctx, tools.Function, addr, &log, "--insecure")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
 	}
-	defer func() { _ = fn.Process.Kill(); _ = fn.Wait() }()
-	if err := loopback.WaitListening(addr, 20*time.Second); err != nil {
-		t.Fatalf("the function does not listen at %s: %v\n%s", addr, err, log.String())
-	}
+	defer fn.Stop()
 
 	cmd := exec.CommandContext(ctx, tools.CLI, "composition", "render", "../examples/xr.yaml", repo.Composition, repo.Functions,
 		"--crossplane-binary", tools.Core)

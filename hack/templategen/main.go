@@ -277,24 +277,16 @@ func pageOrder(m map[string]any) ordered {
 // firstPage names the claim and says where it goes: a pull request to a
 // GitOps repository, or straight to a cluster.
 func firstPage() map[string]any {
-	dns := map[string]any{"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
-	with := func(m map[string]any, kv ...any) map[string]any {
-		out := map[string]any{}
-		for k, v := range m {
-			out[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			out[kv[i].(string)] = kv[i+1]
-		}
-		return out
+	dnsLabel := func(title, description string) map[string]any {
+		return map[string]any{"title": title, "description": description, "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
 	}
 	return map[string]any{
 		"title":    "Claim",
 		"type":     "object",
 		"required": []string{"name", "namespace", "delivery"},
 		"properties": map[string]any{
-			"name":      with(dns, "title", "Name", "description", "The claim's name, unique in its namespace."),
-			"namespace": with(dns, "title", "Namespace", "description", "The team's namespace: the claim, its registration Jobs and its token Secrets live there."),
+			"name":      dnsLabel("Name", "The claim's name, unique in its namespace."),
+			"namespace": dnsLabel("Namespace", "The team's namespace: the claim, its registration Jobs and its token Secrets live there."),
 			"delivery": map[string]any{
 				"title": "Delivery", "type": "string", "enum": []string{"pull-request", "cluster"}, "default": "pull-request",
 				"description": "A pull request to the GitOps repository the cluster applies (the usual way), or applied to the cluster at once.",

@@ -89,7 +89,13 @@ func StartFunction(ctx context.Context, binary string, log io.Writer) (*Function
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, binary, "--insecure", "--address", addr)
+	return Start(ctx, binary, addr, log, "--insecure", "--address", addr)
+}
+
+// Start starts the function binary with args and waits until it accepts
+// connections at addr.
+func Start(ctx context.Context, binary, addr string, log io.Writer, args ...string) (*Function, error) {
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start the function %s: %w", binary, err)
