@@ -123,7 +123,7 @@ test: check-generate unit render-test catalog-test packages
 ## x 150 s = 10 minutes by default); `make test` runs their seeds only. A
 ## failing input is written under fn/testdata/fuzz/ and becomes a seed.
 FUZZTIME ?= 150s
-FUZZ_TARGETS := FuzzAWSName FuzzComposeSpec FuzzObservedState FuzzUserData
+FUZZ_TARGETS := FuzzResourceName FuzzComposeSpec FuzzObservedState FuzzUserData
 fuzz:
 	for target in $(FUZZ_TARGETS); do \
 		$(GO) test ./fn/ -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/restate-crossplane/function-restate-stack/fn"
-	"github.com/restate-crossplane/function-restate-stack/internal/benchdata"
+	"github.com/restate-crossplane/function-restate-stack/hack/benchdata"
 )
 
 // BenchmarkRunFunction measures RunFunction on a request as the gRPC

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
 )
 
 // The host's bootstrap runs here for real, in bash, with the host's paths
@@ -60,7 +62,7 @@ func runBootstrap(t *testing.T, attachFailures, dockerFailures string, attached 
 	moved := strings.NewReplacer(
 		"/etc/restate-stack", root+"/etc/restate-stack",
 		"/var/log/restate-stack.log", root+"/restate-stack.log",
-		dataDevice, root+"/dev/sdd",
+		selfhosted.DataDevice, root+"/dev/sdd",
 		"/etc/fstab", root+"/fstab",
 		"/var/restate", root+"/var/restate",
 	)

@@ -7,7 +7,7 @@ import (
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // TestConfusedDeputy: a claim cannot make the stack touch a role the
@@ -15,24 +15,24 @@ import (
 // requests) to a host the platform does not allow, to link-local or
 // metadata addresses ever, or to loopback unless the platform allows it.
 func TestConfusedDeputy(t *testing.T) {
-	strict := func(p *policy.StackPolicy) {
+	strict := func(p *platform.StackPolicy) {
 		p.AllowedInvokerRoleARNs = []string{"arn:aws:iam::111122223333:role/restate/*"}
-		p.Registration = policy.RegistrationPolicy{AllowedAdminHosts: []string{"*.restate.example.com", "127.0.0.1", "169.254.169.254"}}
+		p.Registration = platform.RegistrationPolicy{AllowedAdminHosts: []string{"*.restate.example.com", "127.0.0.1", "169.254.169.254"}}
 	}
-	loopback := func(p *policy.StackPolicy) { strict(p); p.Registration.AllowLoopback = true }
+	loopback := func(p *platform.StackPolicy) { strict(p); p.Registration.AllowLoopback = true }
 	ext := func(url string) func(*v1alpha1.XRestateStack) {
 		return externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) { e.AdminURL = url })
 	}
 	const extPath = "spec.environment.external."
 	for name, tc := range map[string]struct {
 		xr        func(*v1alpha1.XRestateStack)
-		policy    func(*policy.StackPolicy)
+		policy    func(*platform.StackPolicy)
 		wantField string // "" when accepted
 		wantText  string
 	}{
 		"an allowed admin host":         {xr: ext("https://eu.restate.example.com:9070"), policy: strict},
 		"another admin host":            {xr: ext("https://attacker.example.net:9070"), policy: strict, wantField: extPath + "adminUrl", wantText: "not among the admin hosts the platform allows"},
-		"no admin host allowed at all":  {xr: ext("https://eu.restate.example.com:9070"), policy: func(p *policy.StackPolicy) { p.Registration.AllowedAdminHosts = nil }, wantField: extPath + "adminUrl", wantText: "allowedAdminHosts: []"},
+		"no admin host allowed at all":  {xr: ext("https://eu.restate.example.com:9070"), policy: func(p *platform.StackPolicy) { p.Registration.AllowedAdminHosts = nil }, wantField: extPath + "adminUrl", wantText: "allowedAdminHosts: []"},
 		"the metadata service":          {xr: ext("http://169.254.169.254/latest/meta-data"), policy: strict, wantField: extPath + "adminUrl", wantText: "link-local"},
 		"the metadata service, by name": {xr: ext("http://metadata.google.internal:9070"), policy: strict, wantField: extPath + "adminUrl", wantText: "metadata service"},
 		"EC2's IPv6 metadata service":   {xr: ext("http://[fd00:ec2::254]:9070"), policy: strict, wantField: extPath + "adminUrl", wantText: "metadata service"},
@@ -48,11 +48,11 @@ func TestConfusedDeputy(t *testing.T) {
 			c.InvokerRoleARN = "arn:aws:iam::111122223333:role/restate/invoker"
 		}), policy: strict},
 		"another invoker role":          {xr: cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.InvokerRoleARN = "arn:aws:iam::111122223333:role/admin" }), policy: strict, wantField: "spec.environment.cloud.invokerRoleArn", wantText: "allowedInvokerRoleArns"},
-		"an invoker role, none allowed": {xr: ext("https://eu.restate.example.com:9070"), policy: func(p *policy.StackPolicy) { strict(p); p.AllowedInvokerRoleARNs = nil }},
+		"an invoker role, none allowed": {xr: ext("https://eu.restate.example.com:9070"), policy: func(p *platform.StackPolicy) { strict(p); p.AllowedInvokerRoleARNs = nil }},
 		"an external invoker, none allowed": {xr: externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) {
 			e.AdminURL = "https://eu.restate.example.com:9070"
 			e.InvokerRoleARN = "arn:aws:iam::111122223333:role/x"
-		}), policy: func(p *policy.StackPolicy) { strict(p); p.AllowedInvokerRoleARNs = nil }, wantField: extPath + "invokerRoleArn", wantText: "leave it out"},
+		}), policy: func(p *platform.StackPolicy) { strict(p); p.AllowedInvokerRoleARNs = nil }, wantField: extPath + "invokerRoleArn", wantText: "leave it out"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := newPolicy(tc.policy)
@@ -75,7 +75,7 @@ func TestConfusedDeputy(t *testing.T) {
 // command, which checks every address it dials again.
 func TestLoopbackReachesTheJob(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		p := newPolicy(func(p *policy.StackPolicy) { p.Registration.AllowLoopback = allow })
+		p := newPolicy(func(p *platform.StackPolicy) { p.Registration.AllowLoopback = allow })
 		xr := newXR(externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) { e.AdminURL = "https://restate.example.com:9070" }),
 			withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
 		d, _ := settle(t, xr, p, nil)

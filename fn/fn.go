@@ -10,7 +10,6 @@ import (
 	"maps"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crossplane/function-sdk-go/logging"
@@ -23,7 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // Response TTLs. With realtime compositions Crossplane (v2.4) reconciles
@@ -67,9 +67,8 @@ type Function struct {
 	// MaxResponseBytes overrides DefaultMaxResponseBytes.
 	MaxResponseBytes int
 
-	// Recent user data, by what it is rendered from (see userData).
-	userDataOnce sync.Once
-	userDataMemo *memo[[]byte]
+	// What the environment kinds keep across calls.
+	kinds kindState
 }
 
 // RunFunction composes a RestateStack. function-sdk-go's server recovers
@@ -126,28 +125,28 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		invalid(rsp, errs)
 		return rsp, nil
 	}
-	in := &policy.StackPolicy{}
+	in := &platform.StackPolicy{}
 	if req.GetInput() != nil {
 		if err := request.GetInput(req, in); err != nil {
 			response.Fatal(rsp, fmt.Errorf("cannot read the function input (StackPolicy) of the Composition: %w", err))
 			return rsp, nil
 		}
 	}
-	observed := observedOf(req)
+	observed := stack.ObservedOf(req)
 
-	s, errs := resolve(xr, in)
+	s, env, errs := resolve(xr, in, &f.kinds)
 	if len(errs) > 0 {
 		invalid(rsp, errs)
 		return rsp, nil
 	}
-	learn(s, observed, xr.Status)
-	if errs := volumeUnchanged(s, observed); len(errs) > 0 {
+	learn(s, env, observed, xr.Status)
+	if errs := env.CheckObserved(observed); len(errs) > 0 {
 		invalid(rsp, errs)
 		return rsp, nil
 	}
 
 	// Build, then stamp what every resource shares.
-	parts, err := buildStack(s, f.userData)
+	parts, err := buildStack(s, env)
 	if err != nil {
 		var ferr *field.Error
 		if errors.As(err, &ferr) {
@@ -167,8 +166,8 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 
 	// What the stack observed of itself, once; then registration, which
 	// follows what is observed of the rest.
-	view := viewOf(s, parts, observed)
-	plan := buildRegistration(s, view, ours, observed)
+	view := viewOf(env, observed)
+	plan := buildRegistration(s, env, view, ours, observed)
 	regs, err := stamp(s, plan.parts)
 	if err != nil {
 		response.Fatal(rsp, fmt.Errorf("cannot compose registration: %w", err))
@@ -190,15 +189,15 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	}
 
 	// Report.
-	rep := report(s, view, plan, ours, ownersOf(parts, plan), held, observed)
+	rep := report(s, env, view, plan, ours, ownersOf(parts, plan), held, observed)
 	if err := setStatus(req, rsp, rep.status); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
-	readiness(rsp, ConditionEnvironmentReady, rep.waiting[concernEnvironment])
+	readiness(rsp, ConditionEnvironmentReady, rep.waiting[stack.ConcernEnvironment])
 	if len(s.Services) > 0 {
-		readiness(rsp, ConditionServicesReady, rep.waiting[concernServices])
+		readiness(rsp, ConditionServicesReady, rep.waiting[stack.ConcernServices])
 		if len(rep.unregistered) > 0 {
 			reason := "Registering"
 			if plan.noPath {
@@ -228,41 +227,20 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 
 // buildStack runs the builders of the stack's environment and services,
 // and says what each part is for.
-func buildStack(s *stack, userData userDataFunc) ([]part, error) {
-	var parts []part
-	switch {
-	case s.SelfHosted != nil:
-		var err error
-		if parts, err = buildSelfHosted(s, userData); err != nil {
-			return nil, err
-		}
-	case s.Cloud != nil:
-		parts = buildCloudInvokerRole(s)
-	}
-	// The grants belong to the environment's access to the functions.
-	parts = append(parts, buildInvokeGrant(s)...)
-	parts = ownedBy(append(parts, buildPublishGrant(s)...), owner{concern: concernEnvironment})
-	for _, svc := range s.Services {
-		if svc.Lambda != nil {
-			parts = append(parts, ownedBy(buildLambdaService(s, svc), owner{concern: concernServices, service: svc.Name})...)
-		}
-	}
-	return parts, nil
-}
-
-// buildSelfHosted composes a self-hosted server with its network, identity
-// and logs.
-func buildSelfHosted(s *stack, userData userDataFunc) ([]part, error) {
-	netParts, at := buildNetwork(s)
-	parts := append(netParts, buildSecurityGroups(s, at)...)
-	parts = append(parts, buildAdminAccess(s)...)
-	parts = append(parts, buildIdentity(s)...)
-	parts = append(parts, buildLogGroup(s), buildDataVolume(s))
-	host, err := buildHost(s, at, field.NewPath("spec", "environment", "selfHosted"), userData)
+func buildStack(s *stack.Stack, env Environment) ([]stack.Part, error) {
+	parts, err := env.Compose(s)
 	if err != nil {
 		return nil, err
 	}
-	return append(parts, host), nil
+	// The grants belong to the environment's access to the functions.
+	parts = append(parts, buildInvokeGrant(s, env)...)
+	parts = stack.OwnedBy(append(parts, buildPublishGrant(s)...), stack.Owner{Concern: stack.ConcernEnvironment})
+	for _, svc := range s.Services {
+		if svc.Lambda != nil {
+			parts = append(parts, stack.OwnedBy(buildLambdaService(s, svc), stack.Owner{Concern: stack.ConcernServices, Service: svc.Name})...)
+		}
+	}
+	return parts, nil
 }
 
 // readiness reports one readiness condition on the composite and claim.

@@ -12,22 +12,24 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 )
 
 // Fuzz targets call compose, not RunFunction: RunFunction recovers a panic
 // into a fatal result, which would hide it from the fuzzer. `go test` runs
 // their seeds; `go test -fuzz` explores.
 
-// FuzzAWSName: names stay within bounds, never start or end with a dash,
+// FuzzResourceName: names stay within bounds, never start or end with a dash,
 // and stay distinct when their suffixes differ.
-func FuzzAWSName(f *testing.F) {
+func FuzzResourceName(f *testing.F) {
 	for _, seed := range [][2]string{{"demo-x7k2p", "vpc"}, {strings.Repeat("a", 80), "instance-role-policy"}, {"s", strings.Repeat("x", 300)}, {"", ""}} {
 		f.Add(seed[0], seed[1])
 	}
-	f.Fuzz(func(t *testing.T, stack, suffix string) {
-		n := awsName(stack, suffix)
-		if len(stack)+1+len(suffix) > maxNameLength && len(n) > maxNameLength {
-			t.Errorf("awsName(%q, %q) = %q, over %d", stack, suffix, n, maxNameLength)
+	f.Fuzz(func(t *testing.T, stackName, suffix string) {
+		n := stack.ResourceName(stackName, suffix)
+		if len(stackName)+1+len(suffix) > stack.MaxNameLength && len(n) > stack.MaxNameLength {
+			t.Errorf("ResourceName(%q, %q) = %q, over %d", stackName, suffix, n, stack.MaxNameLength)
 		}
 	})
 }
@@ -63,8 +65,8 @@ func FuzzComposeSpec(f *testing.F) {
 // never a panic. The fuzzer writes one observed resource's JSON, under a
 // key chosen among the stack's, over a settled stack's observed state.
 func FuzzObservedState(f *testing.F) {
-	keys := []string{keyDataVolume, keyInstanceRole, keyInvokerRole, keyInstanceProfile, keyIngressGroup, keyVPC,
-		keyInstancePrefix + "00000000", serviceKey("greeter", ""), keyRegisterPrefix + "greeter-00000000", reportKey(keyRegisterPrefix + "greeter-00000000")}
+	keys := []string{selfhosted.KeyDataVolume, selfhosted.KeyInstanceRole, stack.KeyInvokerRole, selfhosted.KeyInstanceProfile, selfhosted.KeyIngressGroup, selfhosted.KeyVPC,
+		selfhosted.KeyInstancePrefix + "00000000", serviceKey("greeter", ""), keyRegisterPrefix + "greeter-00000000", reportKey(keyRegisterPrefix + "greeter-00000000")}
 	for i, seed := range []string{
 		`{"apiVersion":"ec2.aws.crossplane.io/v1alpha1","kind":"Volume","status":{"atProvider":{"volumeID":"vol-0123456789abcdef0"},"conditions":[{"type":"Ready","status":"True"}]}}`,
 		`{"apiVersion":"iam.aws.crossplane.io/v1beta1","kind":"Role","status":{"atProvider":{"arn":"arn:aws:iam::111122223333:role/x"}}}`,
@@ -108,19 +110,20 @@ func FuzzUserData(f *testing.F) {
 				sh.TLS = v1alpha1.TLSSpec{Termination: v1alpha1.TLSSelfSigned, NginxConfigOverride: nginx}
 			}
 		})
-		s, errs := resolve(xr, newPolicy())
+		s, env, errs := resolve(xr, newPolicy(), nil)
 		if len(errs) > 0 {
 			return
 		}
-		s.SelfHosted.VolumeID = "vol-0123456789abcdef0"
-		ud, err := renderUserData(s.Region, s.SelfHosted)
-		var tooLarge errUserDataTooLarge
+		sh := env.(*selfhosted.Env).Server
+		sh.VolumeID = "vol-0123456789abcdef0"
+		ud, err := selfhosted.RenderUserData(s.Region, sh)
+		var tooLarge selfhosted.ErrUserDataTooLarge
 		switch {
 		case errors.As(err, &tooLarge):
 		case err != nil:
 			t.Fatalf("user data failed without a field error: %v", err)
-		case len(ud) > maxUserData:
-			t.Fatalf("user data of %d bytes, over EC2's %d", len(ud), maxUserData)
+		case len(ud) > selfhosted.MaxUserData:
+			t.Fatalf("user data of %d bytes, over EC2's %d", len(ud), selfhosted.MaxUserData)
 		}
 	})
 }
@@ -133,7 +136,7 @@ func fuzzRequest(t *testing.T, spec string) *fnv1.RunFunctionRequest {
 		t.Fatal(err)
 	}
 	s, err := structpb.NewStruct(map[string]any{"apiVersion": "stack.restate-crossplane.io/v1alpha1", "kind": "XRestateStack",
-		"metadata": map[string]any{"name": "fuzz-x7k2p", "labels": map[string]any{labelClaimNamespace: "team-a"}}, "spec": m})
+		"metadata": map[string]any{"name": "fuzz-x7k2p", "labels": map[string]any{stack.LabelClaimNamespace: "team-a"}}, "spec": m})
 	if err != nil {
 		t.Fatal(err)
 	}

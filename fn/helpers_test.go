@@ -14,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
-	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/userdataview"
 )
 
 const testAccount = "111122223333"
@@ -37,11 +39,11 @@ func newXR(mutate ...func(*v1alpha1.XRestateStack)) *v1alpha1.XRestateStack {
 // newPolicy is a platform policy with a default region and the account id,
 // which lets claims name any existing invoker role and any admin host
 // (TestConfusedDeputy narrows both).
-func newPolicy(mutate ...func(*policy.StackPolicy)) *policy.StackPolicy {
-	p := &policy.StackPolicy{DefaultRegion: "eu-central-1", AccountID: testAccount,
+func newPolicy(mutate ...func(*platform.StackPolicy)) *platform.StackPolicy {
+	p := &platform.StackPolicy{DefaultRegion: "eu-central-1", AccountID: testAccount,
 		AllowedInvokerRoleARNs: []string{"arn:aws:iam::*:role/*", "arn:aws:iam::*:role/*/*"},
-		Registration:           policy.RegistrationPolicy{AllowedAdminHosts: []string{"*"}}}
-	p.SetGroupVersionKind(policy.GroupVersion.WithKind("StackPolicy"))
+		Registration:           platform.RegistrationPolicy{AllowedAdminHosts: []string{"*"}}}
+	p.SetGroupVersionKind(platform.GroupVersion.WithKind("StackPolicy"))
 	for _, m := range mutate {
 		m(p)
 	}
@@ -49,7 +51,7 @@ func newPolicy(mutate ...func(*policy.StackPolicy)) *policy.StackPolicy {
 }
 
 // newRequest builds a RunFunctionRequest as Crossplane sends it.
-func newRequest(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy, observed ...*unstructured.Unstructured) *fnv1.RunFunctionRequest {
+func newRequest(t *testing.T, xr *v1alpha1.XRestateStack, in *platform.StackPolicy, observed ...*unstructured.Unstructured) *fnv1.RunFunctionRequest {
 	t.Helper()
 	req := &fnv1.RunFunctionRequest{
 		Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: mustStruct(t, xr)}, Resources: map[string]*fnv1.Resource{}},
@@ -92,7 +94,7 @@ func run(t *testing.T, req *fnv1.RunFunctionRequest) *fnv1.RunFunctionResponse {
 }
 
 // compose runs the function and fails on any fatal result.
-func compose(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy, observed ...*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+func compose(t *testing.T, xr *v1alpha1.XRestateStack, in *platform.StackPolicy, observed ...*unstructured.Unstructured) map[string]*unstructured.Unstructured {
 	t.Helper()
 	rsp := run(t, newRequest(t, xr, in, observed...))
 	for _, r := range rsp.GetResults() {
@@ -115,7 +117,7 @@ func desiredOf(rsp *fnv1.RunFunctionResponse) map[string]*unstructured.Unstructu
 func instanceOf(t *testing.T, d map[string]*unstructured.Unstructured) (string, *unstructured.Unstructured) {
 	t.Helper()
 	for k, u := range d {
-		if u.GetKind() == "Instance" && strings.HasPrefix(k, keyInstancePrefix) {
+		if u.GetKind() == "Instance" && strings.HasPrefix(k, selfhosted.KeyInstancePrefix) {
 			return k, u
 		}
 	}
@@ -136,7 +138,7 @@ func hostOf(t *testing.T, d map[string]*unstructured.Unstructured) *userdataview
 
 func fileOnHost(t *testing.T, v *userdataview.View, name string) string {
 	t.Helper()
-	f, ok := v.Files[hostDir+name]
+	f, ok := v.Files[selfhosted.HostDir+name]
 	if !ok {
 		t.Fatalf("no host file %s", name)
 	}
@@ -159,7 +161,7 @@ func observedReady(key, apiVersion, kind string, atProvider map[string]any) *uns
 	}}
 	u.SetAPIVersion(apiVersion)
 	u.SetKind(kind)
-	u.SetName(awsName("demo-x7k2p", key))
+	u.SetName(stack.ResourceName("demo-x7k2p", key))
 	u.SetAnnotations(map[string]string{"crossplane.io/composition-resource-name": key})
 	return u
 }
@@ -167,7 +169,7 @@ func observedReady(key, apiVersion, kind string, atProvider map[string]any) *uns
 // composeHost composes a stack until it settles, every resource observed
 // ready round by round, so that the instance, which waits for its network
 // and identity (see gate), is composed.
-func composeHost(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolicy) map[string]*unstructured.Unstructured {
+func composeHost(t *testing.T, xr *v1alpha1.XRestateStack, in *platform.StackPolicy) map[string]*unstructured.Unstructured {
 	t.Helper()
 	d, _ := settle(t, xr, in, nil)
 	return d
@@ -175,7 +177,7 @@ func composeHost(t *testing.T, xr *v1alpha1.XRestateStack, in *policy.StackPolic
 
 // observedVolume is the data volume as provider-aws reports it once created.
 func observedVolume(id string) *unstructured.Unstructured {
-	return observedReady(keyDataVolume, "ec2.aws.crossplane.io/v1alpha1", "Volume", map[string]any{"volumeID": id, "state": "available"})
+	return observedReady(selfhosted.KeyDataVolume, "ec2.aws.crossplane.io/v1alpha1", "Volume", map[string]any{"volumeID": id, "state": "available"})
 }
 
 // atProviderOf is what is observed of a resource's status.atProvider.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 )
 
 // TestLongServiceNameFromObservedState: a registration record read back
@@ -47,22 +48,8 @@ func TestLongServiceNameFromObservedState(t *testing.T) {
 		t.Fatalf("deregistration Jobs %v, want one", deregs)
 	}
 	name := d[deregs[0]].GetName()
-	if len(name) > maxNameLength || !strings.HasPrefix(name, "demo-x7k") {
-		t.Errorf("deregistration Job name %q: want at most %d characters, starting with the stack's name (its first %d characters at least)", name, maxNameLength, minNamePrefix)
-	}
-}
-
-func TestAWSNameWithLongSuffix(t *testing.T) {
-	for _, stack := range []string{"demo-x7k2p", strings.Repeat("s", 80)} {
-		for _, suffix := range []string{strings.Repeat("x", 54), strings.Repeat("x", 300), "dereg-" + strings.Repeat("-", 100)} {
-			n := awsName(stack, suffix)
-			if len(n) > maxNameLength || strings.HasSuffix(n, "-") || strings.HasPrefix(n, "-") {
-				t.Errorf("awsName(%d chars, %d chars) = %q", len(stack), len(suffix), n)
-			}
-			if awsName(stack, suffix+"y") == n {
-				t.Errorf("two suffixes that differ past the cut share %q", n)
-			}
-		}
+	if len(name) > stack.MaxNameLength || !strings.HasPrefix(name, "demo-x7k") {
+		t.Errorf("deregistration Job name %q: want at most %d characters, starting with the stack's name (its first %d characters at least)", name, stack.MaxNameLength, stack.MinNamePrefix)
 	}
 }
 

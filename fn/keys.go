@@ -4,38 +4,8 @@ import "strings"
 
 // Composition resource names ("keys"): how Crossplane tells a stack's
 // composed resources apart from one call to the next. They are the only
-// schema observed state has, so every key and every parser of keys is here.
+// schema observed state has, so the keys of services, grants and registration, and their parsers, are here (an environment's own are in its package, those every kind shares in fn/stack).
 const (
-	// The network.
-	keyVPC               = "vpc"
-	keyInternetGateway   = "internet-gateway"
-	keyPublicSubnet      = "subnet-public"
-	keyPublicRouteTable  = "route-table-public"
-	keyNATAddress        = "nat-address"
-	keyNATGateway        = "nat-gateway"
-	keyPrivateSubnet     = "subnet-private"
-	keyPrivateRouteTable = "route-table-private"
-	keyIngressGroup      = "security-group-ingress"
-	keyAdminGroup        = "security-group-admin"
-	keyIngressRule       = "security-group-rule-ingress"
-	keyAdminRule         = "security-group-rule-admin"
-	keyEgressRule        = "security-group-rule-egress"
-	keyAdminAccessPrefix = "security-group-rule-admin-from-"
-
-	// The host's identity, and the role Restate invokes Lambda with.
-	keyInstanceRole       = "instance-role"
-	keyInstanceRoleSSM    = "instance-role-ssm"
-	keyInstanceRoleXRay   = "instance-role-xray"
-	keyInstanceRolePolicy = "instance-role-policy"
-	keyInstanceProfile    = "instance-profile"
-	keyInvokerRole        = "invoker-role"
-
-	// The host. The instance's key carries a hash of its launch settings
-	// (see buildHost).
-	keyLogGroup       = "log-group"
-	keyDataVolume     = "data-volume"
-	keyInstancePrefix = "server-"
-
 	// A Lambda service's family: the function is fn-<service>, its other
 	// resources fn-<service>.<suffix>. Service names have no dots, so no
 	// two services' keys collide, and no other key starts with fn-.

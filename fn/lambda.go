@@ -11,24 +11,25 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 )
 
 // functionName is the AWS name of a service's function, which is also its
 // object name: provider-aws v0.58.0 updates a function by its object name
 // (its update calls use metadata.name, while create, observe and delete use the
 // external name). Lambda allows no dots, which a stack name may have.
-func functionName(s *stack, svc string) string {
-	return strings.ReplaceAll(awsName(s.Name, serviceKey(svc, "")), ".", "-")
+func functionName(s *stack.Stack, svc string) string {
+	return strings.ReplaceAll(stack.ResourceName(s.Name, serviceKey(svc, "")), ".", "-")
 }
 
 // buildLambdaService composes a Lambda service: the function, its execution
 // role, and its log group, to which alone the role may write. The role's
 // policy names the log group's exact ARN, so it waits for the account id.
-func buildLambdaService(s *stack, svc service) []part {
+func buildLambdaService(s *stack.Stack, svc stack.Service) []stack.Part {
 	l := svc.Lambda
 	fn := functionName(s, svc.Name)
 	logGroup := "/aws/lambda/" + fn
-	roleRef := &xpv1.Reference{Name: awsName(s.Name, serviceKey(svc.Name, suffixRole))}
+	roleRef := &xpv1.Reference{Name: stack.ResourceName(s.Name, serviceKey(svc.Name, suffixRole))}
 
 	vars := make(map[string]*string, len(l.Environment)+1)
 	for k, v := range l.Environment {
@@ -64,13 +65,13 @@ func buildLambdaService(s *stack, svc service) []part {
 		p.CustomFunctionCodeParameters = lambda.CustomFunctionCodeParameters{ImageURI: ptr.To(l.Code.ImageURI)}
 	}
 
-	parts := []part{
-		{key: serviceKey(svc.Name, ""), name: fn, mr: &lambda.Function{Spec: lambda.FunctionSpec{ForProvider: p}}},
-		{key: serviceKey(svc.Name, suffixRole), mr: &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
+	parts := []stack.Part{
+		{Key: serviceKey(svc.Name, ""), Name: fn, MR: &lambda.Function{Spec: lambda.FunctionSpec{ForProvider: p}}},
+		{Key: serviceKey(svc.Name, suffixRole), MR: &iam.Role{Spec: iam.RoleSpec{ForProvider: iam.RoleParameters{
 			Description:              ptr.To("Lambda function " + fn + " of Restate stack " + s.Name),
-			AssumeRolePolicyDocument: trustService("lambda.amazonaws.com"),
+			AssumeRolePolicyDocument: stack.TrustService("lambda.amazonaws.com"),
 		}}}},
-		{key: serviceKey(svc.Name, suffixLogGroup), mr: &logs.LogGroup{Spec: logs.LogGroupSpec{ForProvider: logs.LogGroupParameters{
+		{Key: serviceKey(svc.Name, suffixLogGroup), MR: &logs.LogGroup{Spec: logs.LogGroupSpec{ForProvider: logs.LogGroupParameters{
 			LogGroupName:             ptr.To(logGroup),
 			CustomLogGroupParameters: logs.CustomLogGroupParameters{RetentionInDays: ptr.To(int64(l.LogRetentionDays))},
 		}}}},
@@ -78,8 +79,8 @@ func buildLambdaService(s *stack, svc service) []part {
 	if s.AccountID == "" {
 		return parts
 	}
-	doc := iamPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, s.logGroupARN(logGroup)+":*"))
-	return append(parts, part{key: serviceKey(svc.Name, suffixRolePolicy), mr: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
+	doc := stack.Policy(stack.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, s.LogGroupARN(logGroup)+":*"))
+	return append(parts, stack.Part{Key: serviceKey(svc.Name, suffixRolePolicy), MR: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
 		Document:    extv1.JSON{Raw: []byte(doc)},
 		RoleNameRef: roleRef,
 	}}}})
@@ -88,7 +89,7 @@ func buildLambdaService(s *stack, svc service) []part {
 // codeRevision is a short hash of where a function's code comes from.
 func codeRevision(s3 *v1alpha1.S3Code, image string) string {
 	if s3 != nil {
-		return hashOf("s3", s3.Bucket, s3.Key, s3.ObjectVersion)
+		return stack.HashOf("s3", s3.Bucket, s3.Key, s3.ObjectVersion)
 	}
-	return hashOf("image", image)
+	return stack.HashOf("image", image)
 }

@@ -10,8 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
-	"github.com/restate-crossplane/function-restate-stack/internal/iampolicy"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/iampolicy"
 )
 
 // wantPolicy compares an IAM document (a JSON string, or the object a
@@ -65,7 +67,7 @@ func TestLambdaService(t *testing.T) {
 		"region":        "eu-central-1",
 		"roleRef":       map[string]any{"name": "demo-x7k2p-fn-trips.role"},
 		"runtime":       "nodejs22.x",
-		"tags":          map[string]any{tagStack: "demo-x7k2p"},
+		"tags":          map[string]any{stack.TagStack: "demo-x7k2p"},
 		"timeout":       float64(3),
 	}, fn.Object["spec"].(map[string]any)["forProvider"]); d != "" {
 		t.Errorf("function forProvider (-want +got):\n%s", d)
@@ -177,7 +179,7 @@ func TestInvokeGrant(t *testing.T) {
 		}
 	})
 	t.Run("waits for the account id, then takes it from an observed ARN", func(t *testing.T) {
-		noAccount := newPolicy(func(p *policy.StackPolicy) { p.AccountID = "" })
+		noAccount := newPolicy(func(p *platform.StackPolicy) { p.AccountID = "" })
 		d := compose(t, xr, noAccount)
 		for _, k := range []string{keyInvokeGrant, "fn-trips.role-policy"} {
 			if d[k] != nil {
@@ -200,7 +202,7 @@ func TestCloudEnvironment(t *testing.T) {
 	rsp := run(t, newRequest(t, xr, newPolicy()))
 	d := desiredOf(rsp)
 
-	role := d[keyInvokerRole]
+	role := d[stack.KeyInvokerRole]
 	want(t, role.GetName(), "demo-x7k2p-invoker-role")
 	wantPolicy(t, valueAt(role, "spec", "forProvider", "assumeRolePolicyDocument"), `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:AssumeRole"],
@@ -208,7 +210,7 @@ func TestCloudEnvironment(t *testing.T) {
 		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:TagSession"]}]}`)
 	want(t, str(d[keyInvokeGrant], "spec", "forProvider", "roleNameRef", "name"), "demo-x7k2p-invoker-role")
 	for k, u := range d {
-		if u.GetKind() == "Instance" || u.GetKind() == "VPC" || k == keyInstanceRole {
+		if u.GetKind() == "Instance" || u.GetKind() == "VPC" || k == selfhosted.KeyInstanceRole {
 			t.Errorf("a cloud stack composes %s", k)
 		}
 	}
@@ -232,7 +234,7 @@ func TestCloudEnvironment(t *testing.T) {
 		existing := "arn:aws:iam::111122223333:role/platform/restate-invoker"
 		rsp := run(t, newRequest(t, newXR(cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.InvokerRoleARN = existing }), withServices(s3Service("greeter"))), newPolicy()))
 		d := desiredOf(rsp)
-		if d[keyInvokerRole] != nil {
+		if d[stack.KeyInvokerRole] != nil {
 			t.Error("composed an invoker role though the claim names one")
 		}
 		g := d[keyInvokeGrant]
@@ -328,7 +330,7 @@ func TestStackNameWithDots(t *testing.T) {
 }
 
 // TestPoliciesAreAuditable: every policy document the stacks compose is of
-// the forms the account audit's evaluator (internal/iampolicy) decides, so
+// the forms the account audit's evaluator (internal/testkit/iampolicy) decides, so
 // the audit never has to guess at one.
 func TestPoliciesAreAuditable(t *testing.T) {
 	for name, xr := range map[string]*v1alpha1.XRestateStack{

@@ -7,6 +7,8 @@ import (
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 )
 
 // limit is one side of an AWS limit the schema cannot carry: a claim at the
@@ -86,7 +88,7 @@ func TestNamesNoOtherStackCanTake(t *testing.T) {
 	group := func(g string, claim ...string) func(*v1alpha1.XRestateStack) {
 		return func(xr *v1alpha1.XRestateStack) {
 			if len(claim) == 2 {
-				xr.SetLabels(map[string]string{labelClaimNamespace: claim[0], labelClaimName: claim[1]})
+				xr.SetLabels(map[string]string{stack.LabelClaimNamespace: claim[0], stack.LabelClaimName: claim[1]})
 			}
 			xr.Spec.Environment.SelfHosted.Logs.GroupName = g
 		}
@@ -121,7 +123,7 @@ func TestSecurityGroupNamesAndDescriptions(t *testing.T) {
 	for _, name := range []string{"sg-payments-x7k2p", "SG-x", "sgpayments-x7k2p", strings.Repeat("a", 247) + "-x7k2p"} {
 		xr := newXR(func(xr *v1alpha1.XRestateStack) { xr.SetName(name) })
 		d := compose(t, xr, newPolicy())
-		for _, key := range []string{keyIngressGroup, keyAdminGroup} {
+		for _, key := range []string{selfhosted.KeyIngressGroup, selfhosted.KeyAdminGroup} {
 			g := str(d[key], "spec", "forProvider", "groupName")
 			if strings.HasPrefix(strings.ToLower(g), "sg-") || len(g) > 255 {
 				t.Errorf("stack %s: group name %q", name, g)

@@ -6,6 +6,8 @@ import (
 
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
 )
 
 // TestHostHasEgress: provider-aws revokes a new security group's default
@@ -13,13 +15,13 @@ import (
 // Lambda, X-Ray) unless a rule on one of its groups allows it.
 func TestHostHasEgress(t *testing.T) {
 	d := composeHost(t, newXR(), newPolicy())
-	r := d[keyEgressRule]
+	r := d[selfhosted.KeyEgressRule]
 	if r == nil {
 		t.Fatal("no egress rule")
 	}
 	want(t, str(r, "spec", "forProvider", "type"), "egress")
 	want(t, str(r, "spec", "forProvider", "protocol"), "-1")
-	want(t, str(r, "spec", "forProvider", "cidrBlock"), anywhere)
+	want(t, str(r, "spec", "forProvider", "cidrBlock"), "0.0.0.0/0")
 	want(t, valueAt(r, "spec", "forProvider", "fromPort"), float64(-1))
 	want(t, valueAt(r, "spec", "forProvider", "toPort"), float64(-1))
 	want(t, str(r, "spec", "forProvider", "securityGroupIdRef", "name"), "demo-x7k2p-security-group-ingress")
@@ -39,7 +41,7 @@ func TestHostWaitsForItsWayOut(t *testing.T) {
 	xr := newXR()
 	rsp := run(t, newRequest(t, xr, newPolicy()))
 	for k := range desiredOf(rsp) {
-		if strings.HasPrefix(k, keyInstancePrefix) {
+		if strings.HasPrefix(k, selfhosted.KeyInstancePrefix) {
 			t.Fatalf("%s composed before its network exists", k)
 		}
 	}
@@ -50,7 +52,7 @@ func TestHostWaitsForItsWayOut(t *testing.T) {
 	key, _ := instanceOf(t, d)
 	// The NAT gateway turns not ready: the live instance is kept.
 	for _, o := range obs {
-		if o.GetAnnotations()["crossplane.io/composition-resource-name"] == keyNATGateway {
+		if o.GetAnnotations()["crossplane.io/composition-resource-name"] == selfhosted.KeyNATGateway {
 			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"type": "Ready", "status": "False", "reason": "Unavailable"}}, "status", "conditions")
 		}
 	}
@@ -65,17 +67,17 @@ func TestHostWaitsForItsWayOut(t *testing.T) {
 // once the role is ready, and kept once it exists.
 func TestInstanceProfileWaitsForItsRole(t *testing.T) {
 	xr := newXR()
-	if _, ok := compose(t, xr, newPolicy())[keyInstanceProfile]; ok {
+	if _, ok := compose(t, xr, newPolicy())[selfhosted.KeyInstanceProfile]; ok {
 		t.Fatal("the instance profile is composed before its role exists")
 	}
-	role := observedReady(keyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role", map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"})
-	if _, ok := compose(t, xr, newPolicy(), role)[keyInstanceProfile]; !ok {
+	role := observedReady(selfhosted.KeyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role", map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"})
+	if _, ok := compose(t, xr, newPolicy(), role)[selfhosted.KeyInstanceProfile]; !ok {
 		t.Error("the instance profile is not composed once its role is ready")
 	}
 	notReady := role.DeepCopy()
 	_ = unstructured.SetNestedSlice(notReady.Object, []any{map[string]any{"type": "Ready", "status": "False", "reason": "Unavailable"}}, "status", "conditions")
-	profile := observedReady(keyInstanceProfile, "iam.aws.crossplane.io/v1alpha1", "InstanceProfile", map[string]any{})
-	if _, ok := compose(t, xr, newPolicy(), notReady, profile)[keyInstanceProfile]; !ok {
+	profile := observedReady(selfhosted.KeyInstanceProfile, "iam.aws.crossplane.io/v1alpha1", "InstanceProfile", map[string]any{})
+	if _, ok := compose(t, xr, newPolicy(), notReady, profile)[selfhosted.KeyInstanceProfile]; !ok {
 		t.Error("an existing instance profile was withdrawn because its role turned not ready")
 	}
 }

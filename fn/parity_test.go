@@ -9,8 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
-	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/userdataview"
 )
 
 // TestParity shows, for each option of the CDK's single-node deployment
@@ -51,18 +53,18 @@ func TestParity(t *testing.T) {
 		"vpc: a new VPC with DNS, private subnet behind NAT by default": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				vpc := d[keyVPC]
+				vpc := d[selfhosted.KeyVPC]
 				want(t, str(vpc, "spec", "forProvider", "cidrBlock"), "10.0.0.0/16")
 				wantBool(t, vpc, true, "spec", "forProvider", "enableDnsSupport")
 				wantBool(t, vpc, true, "spec", "forProvider", "enableDnsHostNames")
-				want(t, str(d[keyPublicSubnet], "spec", "forProvider", "cidrBlock"), "10.0.0.0/24")
-				want(t, str(d[keyPrivateSubnet], "spec", "forProvider", "cidrBlock"), "10.0.1.0/24")
-				want(t, str(d[keyPrivateSubnet], "spec", "forProvider", "availabilityZone"), "eu-central-1a")
-				want(t, str(d[keyNATGateway], "spec", "forProvider", "allocationIdRef", "name"), "demo-x7k2p-nat-address")
-				want(t, str(d[keyNATAddress], "spec", "forProvider", "domain"), "vpc")
-				routes, _, _ := unstructured.NestedSlice(d[keyPrivateRouteTable].Object, "spec", "forProvider", "routes")
+				want(t, str(d[selfhosted.KeyPublicSubnet], "spec", "forProvider", "cidrBlock"), "10.0.0.0/24")
+				want(t, str(d[selfhosted.KeyPrivateSubnet], "spec", "forProvider", "cidrBlock"), "10.0.1.0/24")
+				want(t, str(d[selfhosted.KeyPrivateSubnet], "spec", "forProvider", "availabilityZone"), "eu-central-1a")
+				want(t, str(d[selfhosted.KeyNATGateway], "spec", "forProvider", "allocationIdRef", "name"), "demo-x7k2p-nat-address")
+				want(t, str(d[selfhosted.KeyNATAddress], "spec", "forProvider", "domain"), "vpc")
+				routes, _, _ := unstructured.NestedSlice(d[selfhosted.KeyPrivateRouteTable].Object, "spec", "forProvider", "routes")
 				want(t, routes[0].(map[string]any)["natGatewayIdRef"].(map[string]any)["name"].(string), "demo-x7k2p-nat-gateway")
-				routes, _, _ = unstructured.NestedSlice(d[keyPublicRouteTable].Object, "spec", "forProvider", "routes")
+				routes, _, _ = unstructured.NestedSlice(d[selfhosted.KeyPublicRouteTable].Object, "spec", "forProvider", "routes")
 				want(t, routes[0].(map[string]any)["gatewayIdRef"].(map[string]any)["name"].(string), "demo-x7k2p-internet-gateway")
 				_, i := instanceOf(t, d)
 				want(t, str(i, "spec", "forProvider", "subnetIdRef", "name"), "demo-x7k2p-subnet-private")
@@ -73,25 +75,25 @@ func TestParity(t *testing.T) {
 				s.Network.Existing = &v1alpha1.ExistingNetworkSpec{VPCID: "vpc-0123456789abcdef0", SubnetID: "subnet-0123456789abcdef0", AvailabilityZone: "eu-central-1b"}
 			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				for _, k := range []string{keyVPC, keyPublicSubnet, keyPrivateSubnet, keyNATGateway, keyInternetGateway} {
+				for _, k := range []string{selfhosted.KeyVPC, selfhosted.KeyPublicSubnet, selfhosted.KeyPrivateSubnet, selfhosted.KeyNATGateway, selfhosted.KeyInternetGateway} {
 					if _, ok := d[k]; ok {
 						t.Errorf("%s composed in an existing VPC", k)
 					}
 				}
 				_, i := instanceOf(t, d)
 				want(t, str(i, "spec", "forProvider", "subnetId"), "subnet-0123456789abcdef0")
-				want(t, str(d[keyIngressGroup], "spec", "forProvider", "vpcId"), "vpc-0123456789abcdef0")
+				want(t, str(d[selfhosted.KeyIngressGroup], "spec", "forProvider", "vpcId"), "vpc-0123456789abcdef0")
 			},
 		},
 		"subnetType Public: no NAT, public IPs on launch": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.Network.SubnetType = v1alpha1.SubnetPublic }),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				for _, k := range []string{keyNATGateway, keyNATAddress, keyPrivateSubnet} {
+				for _, k := range []string{selfhosted.KeyNATGateway, selfhosted.KeyNATAddress, selfhosted.KeyPrivateSubnet} {
 					if _, ok := d[k]; ok {
 						t.Errorf("%s composed for a public host", k)
 					}
 				}
-				wantBool(t, d[keyPublicSubnet], true, "spec", "forProvider", "mapPublicIPOnLaunch")
+				wantBool(t, d[selfhosted.KeyPublicSubnet], true, "spec", "forProvider", "mapPublicIPOnLaunch")
 				_, i := instanceOf(t, d)
 				want(t, str(i, "spec", "forProvider", "subnetIdRef", "name"), "demo-x7k2p-subnet-public")
 			},
@@ -99,7 +101,7 @@ func TestParity(t *testing.T) {
 		"publicIngress false: ingress only from the ingress group": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				r := d[keyIngressRule]
+				r := d[selfhosted.KeyIngressRule]
 				want(t, str(r, "spec", "forProvider", "sourceSecurityGroupIdRef", "name"), "demo-x7k2p-security-group-ingress")
 				want(t, str(r, "spec", "forProvider", "cidrBlock"), "")
 				wantInt(t, r, 8080, "spec", "forProvider", "fromPort")
@@ -108,17 +110,17 @@ func TestParity(t *testing.T) {
 		"publicIngress true: ingress open to the world, admin still not": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.PublicIngress = true }),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				want(t, str(d[keyIngressRule], "spec", "forProvider", "cidrBlock"), "0.0.0.0/0")
-				want(t, str(d[keyAdminRule], "spec", "forProvider", "cidrBlock"), "")
-				want(t, str(d[keyAdminRule], "spec", "forProvider", "sourceSecurityGroupIdRef", "name"), "demo-x7k2p-security-group-admin")
-				wantInt(t, d[keyAdminRule], 9070, "spec", "forProvider", "fromPort")
+				want(t, str(d[selfhosted.KeyIngressRule], "spec", "forProvider", "cidrBlock"), "0.0.0.0/0")
+				want(t, str(d[selfhosted.KeyAdminRule], "spec", "forProvider", "cidrBlock"), "")
+				want(t, str(d[selfhosted.KeyAdminRule], "spec", "forProvider", "sourceSecurityGroupIdRef", "name"), "demo-x7k2p-security-group-admin")
+				wantInt(t, d[selfhosted.KeyAdminRule], 9070, "spec", "forProvider", "fromPort")
 			},
 		},
 		"logGroup: default name and one month": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				want(t, str(d[keyLogGroup], "spec", "forProvider", "logGroupName"), "/restate/demo-x7k2p")
-				wantInt(t, d[keyLogGroup], 30, "spec", "forProvider", "retentionInDays")
+				want(t, str(d[selfhosted.KeyLogGroup], "spec", "forProvider", "logGroupName"), "/restate/demo-x7k2p")
+				wantInt(t, d[selfhosted.KeyLogGroup], 30, "spec", "forProvider", "retentionInDays")
 				want(t, fileOnHost(t, h, "log-group"), "/restate/demo-x7k2p")
 			},
 		},
@@ -127,20 +129,20 @@ func TestParity(t *testing.T) {
 				s.Logs = v1alpha1.LogsSpec{GroupName: "/restate/demo-x7k2p/server", RetentionDays: 365}
 			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				want(t, str(d[keyLogGroup], "spec", "forProvider", "logGroupName"), "/restate/demo-x7k2p/server")
-				wantInt(t, d[keyLogGroup], 365, "spec", "forProvider", "retentionInDays")
+				want(t, str(d[selfhosted.KeyLogGroup], "spec", "forProvider", "logGroupName"), "/restate/demo-x7k2p/server")
+				wantInt(t, d[selfhosted.KeyLogGroup], 365, "spec", "forProvider", "retentionInDays")
 				want(t, fileOnHost(t, h, "log-group"), "/restate/demo-x7k2p/server")
-				doc := policyDoc(t, d[keyInstanceRolePolicy])
+				doc := policyDoc(t, d[selfhosted.KeyInstanceRolePolicy])
 				wantContains(t, doc, `"arn:aws:logs:eu-central-1:111122223333:log-group:/restate/demo-x7k2p/server:*"`)
 			},
 		},
 		"tracing Disabled: no collector, no X-Ray grant": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				if _, ok := d[keyInstanceRoleXRay]; ok {
+				if _, ok := d[selfhosted.KeyInstanceRoleXRay]; ok {
 					t.Error("X-Ray policy attached without tracing")
 				}
-				if _, ok := h.Files[hostDir+"otel-collector.yaml"]; ok {
+				if _, ok := h.Files[selfhosted.HostDir+"otel-collector.yaml"]; ok {
 					t.Error("collector config written without tracing")
 				}
 				wantNotContains(t, h.Script, "adot-collector")
@@ -151,7 +153,7 @@ func TestParity(t *testing.T) {
 				s.Tracing = v1alpha1.TracingSpec{Mode: v1alpha1.TracingAWSXRay, CollectorImage: "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1"}
 			}),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				want(t, str(d[keyInstanceRoleXRay], "spec", "forProvider", "policyArn"), "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess")
+				want(t, str(d[selfhosted.KeyInstanceRoleXRay], "spec", "forProvider", "policyArn"), "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess")
 				want(t, fileOnHost(t, h, "collector-image"), "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1")
 				wantContains(t, fileOnHost(t, h, "otel-collector.yaml"), "awsxray")
 				want(t, restateTOML(t, h)["tracing-endpoint"], "http://adot-collector:4317")
@@ -219,7 +221,7 @@ func TestParity(t *testing.T) {
 				want(t, ebs["kmsKeyId"].(string), "1234abcd-12ab-34cd-56ef-1234567890ab")
 				// Attaching a volume of a customer managed key needs a
 				// grant, which EC2 makes for the host on that key alone.
-				wantContains(t, policyDoc(t, d[keyInstanceRolePolicy]), `{"Action":["kms:CreateGrant"],"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"},"StringEquals":{"kms:ViaService":"ec2.eu-central-1.amazonaws.com"}},"Effect":"Allow","Resource":["arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`)
+				wantContains(t, policyDoc(t, d[selfhosted.KeyInstanceRolePolicy]), `{"Action":["kms:CreateGrant"],"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"},"StringEquals":{"kms:ViaService":"ec2.eu-central-1.amazonaws.com"}},"Effect":"Allow","Resource":["arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`)
 			},
 		},
 		"restateConfig: defaults": {
@@ -254,7 +256,7 @@ func TestParity(t *testing.T) {
 			}),
 			check: func(t *testing.T, _ map[string]*unstructured.Unstructured, h *userdataview.View) {
 				want(t, fileOnHost(t, h, "server.env"), "RESTATE_LOG_FORMAT=json\nRESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT=5m\nRUST_LOG=debug\n")
-				want(t, h.Files[hostDir+"server.env"].Permissions, "0600")
+				want(t, h.Files[selfhosted.HostDir+"server.env"].Permissions, "0600")
 			},
 		},
 		"restateConfigOverride replaces the whole config": {
@@ -266,15 +268,15 @@ func TestParity(t *testing.T) {
 		"removalPolicy Destroy: volume and logs go with the stack": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				want(t, str(d[keyLogGroup], "spec", "deletionPolicy"), "Delete")
-				want(t, str(d[keyDataVolume], "spec", "deletionPolicy"), "Delete")
+				want(t, str(d[selfhosted.KeyLogGroup], "spec", "deletionPolicy"), "Delete")
+				want(t, str(d[selfhosted.KeyDataVolume], "spec", "deletionPolicy"), "Delete")
 			},
 		},
 		"removalPolicy Retain: volume and logs outlive the stack": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.RemovalPolicy = v1alpha1.RemovalRetain }),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				want(t, str(d[keyLogGroup], "spec", "deletionPolicy"), "Orphan")
-				want(t, str(d[keyDataVolume], "spec", "deletionPolicy"), "Orphan")
+				want(t, str(d[selfhosted.KeyLogGroup], "spec", "deletionPolicy"), "Orphan")
+				want(t, str(d[selfhosted.KeyDataVolume], "spec", "deletionPolicy"), "Orphan")
 				_, i := instanceOf(t, d)
 				want(t, str(i, "spec", "deletionPolicy"), "Delete")
 			},
@@ -282,7 +284,7 @@ func TestParity(t *testing.T) {
 		"tlsTermination None: plain ports, server on all addresses": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				wantInt(t, d[keyIngressRule], 8080, "spec", "forProvider", "fromPort")
+				wantInt(t, d[selfhosted.KeyIngressRule], 8080, "spec", "forProvider", "fromPort")
 				wantContains(t, h.Script, "--publish 8080:8080 --publish 9070:9070")
 				wantNotContains(t, h.Script, "nginx")
 			},
@@ -290,8 +292,8 @@ func TestParity(t *testing.T) {
 		"tlsTermination SelfSigned: nginx on 443 and 9073, server on loopback": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.TLS.Termination = v1alpha1.TLSSelfSigned }),
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, h *userdataview.View) {
-				wantInt(t, d[keyIngressRule], 443, "spec", "forProvider", "fromPort")
-				wantInt(t, d[keyAdminRule], 9073, "spec", "forProvider", "fromPort")
+				wantInt(t, d[selfhosted.KeyIngressRule], 443, "spec", "forProvider", "fromPort")
+				wantInt(t, d[selfhosted.KeyAdminRule], 9073, "spec", "forProvider", "fromPort")
 				wantContains(t, h.Script, "--publish 127.0.0.1:8080:8080 --publish 127.0.0.1:9070:9070")
 				wantContains(t, h.Script, "openssl req -x509")
 				n := fileOnHost(t, h, "nginx.conf")
@@ -333,13 +335,13 @@ func TestParity(t *testing.T) {
 		"identity: SSM access, and an invoker role only the host may assume": {
 			xr: func(*v1alpha1.XRestateStack) {},
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
-				want(t, str(d[keyInstanceRoleSSM], "spec", "forProvider", "policyArn"), "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
-				wantContains(t, str(d[keyInstanceRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"Service":"ec2.amazonaws.com"`)
-				wantContains(t, str(d[keyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"AWS":"arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"`)
-				doc := policyDoc(t, d[keyInstanceRolePolicy])
+				want(t, str(d[selfhosted.KeyInstanceRoleSSM], "spec", "forProvider", "policyArn"), "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+				wantContains(t, str(d[selfhosted.KeyInstanceRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"Service":"ec2.amazonaws.com"`)
+				wantContains(t, str(d[stack.KeyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"AWS":"arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"`)
+				doc := policyDoc(t, d[selfhosted.KeyInstanceRolePolicy])
 				wantContains(t, doc, `{"Action":["sts:AssumeRole"],"Effect":"Allow","Resource":["arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role"]}`)
 				wantNotContains(t, doc, `"*"`)
-				want(t, str(d[keyInstanceProfile], "spec", "forProvider", "roleRef", "name"), "demo-x7k2p-instance-role")
+				want(t, str(d[selfhosted.KeyInstanceProfile], "spec", "forProvider", "roleRef", "name"), "demo-x7k2p-instance-role")
 			},
 		},
 		"stack: region, provider config, deletion policy and tags on every resource": {
@@ -368,7 +370,7 @@ func TestParity(t *testing.T) {
 					}
 					b, _ := json.Marshal(tags)
 					wantContains(t, string(b), "payments")
-					wantContains(t, string(b), tagStack)
+					wantContains(t, string(b), stack.TagStack)
 				}
 			},
 		},
@@ -444,7 +446,7 @@ func dataVolume(t *testing.T, d map[string]*unstructured.Unstructured) map[strin
 	if bdm, ok, _ := unstructured.NestedSlice(i.Object, "spec", "forProvider", "blockDeviceMappings"); ok {
 		t.Errorf("the instance has block devices %v: data on them would go with it", bdm)
 	}
-	v, ok, _ := unstructured.NestedMap(d[keyDataVolume].Object, "spec", "forProvider")
+	v, ok, _ := unstructured.NestedMap(d[selfhosted.KeyDataVolume].Object, "spec", "forProvider")
 	if !ok {
 		t.Fatal("no data volume composed")
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
@@ -43,7 +44,7 @@ type registrationRecord struct {
 // observed resources to keep while their service is deregistered, and what
 // each service waits for.
 type registrationPlan struct {
-	parts []part
+	parts []stack.Part
 	kept  map[resource.Name]*resource.DesiredComposed
 	// jobs maps each service to its current Job's key, if it has one.
 	jobs map[string]string
@@ -64,9 +65,9 @@ const noAdminPath = "a network path from the cluster to the self-hosted admin AP
 // code hash; or the HTTP URI) and the admin URL is known; and a Job that
 // deregisters a service with removal policy Destroy that left the claim,
 // keeping its function until that Job has succeeded.
-func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resource.DesiredComposed, obs observed) registrationPlan {
+func buildRegistration(s *stack.Stack, env Environment, v stackView, desired map[resource.Name]*resource.DesiredComposed, obs stack.Observed) registrationPlan {
 	plan := registrationPlan{kept: map[resource.Name]*resource.DesiredComposed{}, jobs: map[string]string{}, waiting: map[string]string{}}
-	if len(s.Services) == 0 && !obs.hasJobs() {
+	if len(s.Services) == 0 && !hasJobs(obs) {
 		return plan
 	}
 	if s.Registration.Namespace == "" {
@@ -76,7 +77,7 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 		return plan
 	}
 	var reports []string
-	var jobs []part
+	var jobs []stack.Part
 	for _, svc := range s.Services {
 		admin := svc.Registration.AdminURL
 		if admin == "" {
@@ -84,7 +85,7 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 		}
 		target, why := registrationTarget(s, svc, desired, obs)
 		switch {
-		case s.SelfHosted != nil && svc.Registration.AdminURL == "" && !s.Registration.AdminAccess.Declared():
+		case svc.Registration.AdminURL == "" && !env.AdminReachable(s.Registration):
 			// A Job could only fail, twenty minutes of health checks later.
 			plan.waiting[svc.Name] = noAdminPath
 			plan.noPath = true
@@ -97,13 +98,13 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 			continue
 		}
 		rec := registrationRecord{Service: svc.Name, Endpoint: target.endpoint, Lambda: svc.Lambda != nil, RemovalPolicy: svc.Registration.RemovalPolicy,
-			AdminURL: admin, Insecure: svc.Registration.Insecure, Token: s.tokenRef()}
+			AdminURL: admin, Insecure: svc.Registration.Insecure, Token: env.Token()}
 		args := registerArgs(s, svc, rec, target, v.invokerRoleARN)
 		// The name covers all of the Job's template, which Kubernetes never
 		// changes in place: what it registers, and how it runs.
-		key := keyRegisterPrefix + svc.Name + "-" + hashOf(append([]string{s.Name, s.Registration.Image, s.Registration.Namespace, target.config, s.Registration.Resources.String()},
+		key := keyRegisterPrefix + svc.Name + "-" + stack.HashOf(append([]string{s.Name, s.Registration.Image, s.Registration.Namespace, target.config, s.Registration.Resources.String()},
 			args.CommandLine()...)...)
-		name := awsName(s.Name, key)
+		name := stack.ResourceName(s.Name, key)
 		args.ReportConfigMap = name
 		reports = append(reports, name)
 		// The report ConfigMap first: the Job's pod writes into it.
@@ -115,25 +116,25 @@ func buildRegistration(s *stack, v stackView, desired map[resource.Name]*resourc
 		return plan
 	}
 	rbac, rbacReady := registerRBAC(s, reports, obs)
-	plan.parts = append(plan.parts, ownedBy(rbac, owner{concern: concernRegistration})...)
+	plan.parts = append(plan.parts, stack.OwnedBy(rbac, stack.Owner{Concern: stack.ConcernRegistration})...)
 	// A Job starts its pod at once: it comes once its identity may write
 	// its report (or once it exists, never to be withdrawn for that).
 	for _, j := range jobs {
-		_, exists := obs[j.key]
-		reg, _ := jobKind(j.key)
+		_, exists := obs[j.Key]
+		reg, _ := jobKind(j.Key)
 		switch {
-		case exists || rbacReady && (!reg || obs[reportKey(j.key)] != nil):
+		case exists || rbacReady && (!reg || obs[reportKey(j.Key)] != nil):
 			plan.parts = append(plan.parts, j)
 			if reg {
-				plan.jobs[j.owner.service] = j.key
+				plan.jobs[j.Owner.Service] = j.Key
 			}
 		case reg:
-			plan.waiting[j.owner.service] = "its Job's service account, RBAC and report ConfigMap"
+			plan.waiting[j.Owner.Service] = "its Job's service account, RBAC and report ConfigMap"
 			// The service's previous Job holds the record of what is
 			// registered: it stays until the new Job is composed, so that a
 			// service removed meanwhile is still deregistered.
-			for _, key := range previousJobs(obs, j.owner.service, j.key) {
-				plan.kept[resource.Name(key)] = keepObserved(obs[key], obs.ready(key))
+			for _, key := range previousJobs(obs, j.Owner.Service, j.Key) {
+				plan.kept[resource.Name(key)] = keepObserved(obs[key], obs.Ready(key))
 				if r, ok := obs[reportKey(key)]; ok {
 					plan.kept[resource.Name(reportKey(key))] = keepObserved(r, true)
 				}
@@ -153,30 +154,30 @@ type target struct {
 }
 
 // registrationTarget returns a service's endpoint, or what it waits for.
-func registrationTarget(s *stack, svc service, desired map[resource.Name]*resource.DesiredComposed, obs observed) (target, string) {
+func registrationTarget(s *stack.Stack, svc stack.Service, desired map[resource.Name]*resource.DesiredComposed, obs stack.Observed) (target, string) {
 	if svc.HTTP != nil {
 		return target{endpoint: svc.HTTP.URI, config: svc.HTTP.Revision}, ""
 	}
 	key := serviceKey(svc.Name, "")
 	d := desired[resource.Name(key)]
-	arn := obs.str(key, "status.atProvider.functionARN")
-	code := obs.str(key, "status.atProvider.codeSHA256")
+	arn := obs.Str(key, "status.atProvider.functionARN")
+	code := obs.Str(key, "status.atProvider.codeSHA256")
 	if d == nil || d.Ready != resource.ReadyTrue || arn == "" || code == "" {
 		return target{}, "its function to be ready"
 	}
 	// Restate invokes the function during discovery: the invoker role and
 	// its grant must be in place first.
-	for _, k := range []string{keyInvokerRole, keyInvokeGrant, keyPublishGrant} {
+	for _, k := range []string{stack.KeyInvokerRole, keyInvokeGrant, keyPublishGrant} {
 		if g := desired[resource.Name(k)]; g != nil && g.Ready != resource.ReadyTrue && (k != keyInvokeGrant || svc.Grant) {
 			return target{}, "the " + k
 		}
 	}
 	forProvider, _ := json.Marshal(d.Resource.Object["spec"])
-	return target{endpoint: arn, codeSHA256: code, config: hashOf(string(forProvider))}, ""
+	return target{endpoint: arn, codeSHA256: code, config: stack.HashOf(string(forProvider))}, ""
 }
 
 // registerArgs are the register command's arguments for a service.
-func registerArgs(s *stack, svc service, rec registrationRecord, t target, invoker string) regcontract.Args {
+func registerArgs(s *stack.Stack, svc stack.Service, rec registrationRecord, t target, invoker string) regcontract.Args {
 	r := svc.Registration
 	a := regcontract.Args{
 		AdminURL: rec.AdminURL,
@@ -200,20 +201,20 @@ func registerArgs(s *stack, svc service, rec registrationRecord, t target, invok
 // deregistrations composes a deregistration Job for each service that left
 // the claim with removal policy Destroy after it was registered, and keeps
 // that service's resources until the Job has succeeded.
-func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.DesiredComposed) []part {
+func deregistrations(s *stack.Stack, obs stack.Observed, kept map[resource.Name]*resource.DesiredComposed) []stack.Part {
 	inSpec := map[string]bool{}
 	for _, svc := range s.Services {
 		inSpec[svc.Name] = true
 	}
 	records := map[string]registrationRecord{}
 	done := map[string]bool{}
-	for _, key := range sortedKeys(obs) {
+	for _, key := range stack.SortedKeys(obs) {
 		isReg, isDereg := jobKind(key)
 		if !isReg && !isDereg {
 			continue
 		}
 		var rec registrationRecord
-		if err := json.Unmarshal([]byte(obs.annotation(key, annRegistration)), &rec); err != nil || rec.Service == "" || inSpec[rec.Service] ||
+		if err := json.Unmarshal([]byte(obs.Annotation(key, annRegistration)), &rec); err != nil || rec.Service == "" || inSpec[rec.Service] ||
 			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
 			continue
 		}
@@ -223,16 +224,16 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 		// service registered (by an earlier Job: a new Job of the same
 		// service may fail where the earlier one succeeded). Deregistering
 		// what is not registered does nothing.
-		if isReg && obs.str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" && s.Registered[rec.Service] == "" {
+		if isReg && obs.Str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" && s.Registered[rec.Service] == "" {
 			continue
 		}
 		records[rec.Service] = rec
-		if isDereg && obs.ready(key) {
+		if isDereg && obs.Ready(key) {
 			done[rec.Service] = true
 		}
 	}
-	var parts []part
-	for _, svc := range sortedKeys(records) {
+	var parts []stack.Part
+	for _, svc := range stack.SortedKeys(records) {
 		if done[svc] {
 			continue // deregistered: let the function and the Job go
 		}
@@ -246,11 +247,11 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 		if rec.Token != nil {
 			args.TokenFile = tokenDir + "/token"
 		}
-		key := keyDeregisterPrefix + svc + "-" + hashOf(args.CommandLine()...)
+		key := keyDeregisterPrefix + svc + "-" + stack.HashOf(args.CommandLine()...)
 		parts = append(parts, registrationJob(s, key, svc, args, rec, false))
 		for key, o := range obs {
 			if serviceOfKey(key) == svc {
-				kept[resource.Name(key)] = keepObserved(o, obs.ready(key))
+				kept[resource.Name(key)] = keepObserved(o, obs.Ready(key))
 			}
 		}
 	}
@@ -259,14 +260,14 @@ func deregistrations(s *stack, obs observed, kept map[resource.Name]*resource.De
 
 // previousJobs are the observed registration Jobs of a service other than
 // its current one, by the record each carries.
-func previousJobs(obs observed, svc, current string) []string {
+func previousJobs(obs stack.Observed, svc, current string) []string {
 	var keys []string
-	for _, key := range sortedKeys(obs) {
+	for _, key := range stack.SortedKeys(obs) {
 		if reg, _ := jobKind(key); !reg || key == current {
 			continue
 		}
 		var rec registrationRecord
-		if json.Unmarshal([]byte(obs.annotation(key, annRegistration)), &rec) == nil && rec.Service == svc {
+		if json.Unmarshal([]byte(obs.Annotation(key, annRegistration)), &rec) == nil && rec.Service == svc {
 			keys = append(keys, key)
 		}
 	}
@@ -315,20 +316,9 @@ func stringMap(v any) map[string]string {
 	return out
 }
 
-// tokenRef is the Secret holding the admin API's token, if any.
-func (s *stack) tokenRef() *v1alpha1.SecretKeyReference {
-	switch {
-	case s.Cloud != nil:
-		return &s.Cloud.APIKeySecretRef
-	case s.External != nil:
-		return s.External.AuthTokenSecretRef
-	}
-	return nil
-}
-
 // registrationStatus fills in each service's registration from its Job's
 // report ConfigMap, and says what the services still wait for.
-func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs observed) (waiting []string) {
+func registrationStatus(s *stack.Stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs stack.Observed) (waiting []string) {
 	for i := range st.Services {
 		svc := st.Services[i].Name
 		key, ok := plan.jobs[svc]
@@ -341,12 +331,12 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 			continue
 		}
 		report := regcontract.ReportFromData(func(k string) string {
-			return obs.str(reportKey(key), "data."+k)
+			return obs.Str(reportKey(key), "data."+k)
 		})
-		job := awsName(s.Name, key)
+		job := stack.ResourceName(s.Name, key)
 		r := &v1alpha1.RegistrationStatus{Job: job, Endpoint: report.Endpoint, Version: report.Version, DeploymentID: report.DeploymentID, Services: report.Services}
 		_, seen := obs[key]
-		r.Complete = seen && obs.ready(key) && r.Endpoint != ""
+		r.Complete = seen && obs.Ready(key) && r.Endpoint != ""
 		st.Services[i].Registration = r
 		switch {
 		case r.Complete:
@@ -360,8 +350,8 @@ func registrationStatus(s *stack, plan registrationPlan, st *v1alpha1.RestateSta
 }
 
 // jobFailed is the reason of a failed Job, or "".
-func jobFailed(obs observed, key string) string {
-	c := conditionOfType(obs.value(key, "status.conditions"), "Failed")
+func jobFailed(obs stack.Observed, key string) string {
+	c := stack.ConditionOfType(obs.Value(key, "status.conditions"), "Failed")
 	if c.GetFields()["status"].GetStringValue() != "True" {
 		return ""
 	}
@@ -369,4 +359,14 @@ func jobFailed(obs observed, key string) string {
 		return r
 	}
 	return "Failed"
+}
+
+// hasJobs says whether any registration Job is observed.
+func hasJobs(obs stack.Observed) bool {
+	for key := range obs {
+		if reg, dereg := jobKind(key); reg || dereg {
+			return true
+		}
+	}
+	return false
 }

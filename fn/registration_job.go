@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
@@ -22,9 +23,9 @@ import (
 // completed. Its pod meets the restricted Pod Security Standard and has a
 // read-only root filesystem. It records what deregistering its service
 // needs, for when the service has left the claim.
-func registrationJob(s *stack, key, svc string, args regcontract.Args, rec registrationRecord, report bool) part {
+func registrationJob(s *stack.Stack, key, svc string, args regcontract.Args, rec registrationRecord, report bool) stack.Part {
 	labels := map[string]string{labelStack: s.Name, labelService: svc}
-	sa := awsName(s.Name, "register")
+	sa := stack.ResourceName(s.Name, "register")
 	if s.Versioning == v1alpha1.VersioningPublished && s.Registration.Publisher != nil && rec.Lambda {
 		sa = s.Registration.Publisher.ServiceAccountName
 	}
@@ -72,18 +73,18 @@ func registrationJob(s *stack, key, svc string, args regcontract.Args, rec regis
 			Template:              corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
-	return part{key: key, mr: job, owner: owner{concern: concernRegistration, service: svc}}
+	return stack.Part{Key: key, MR: job, Owner: stack.Owner{Concern: stack.ConcernRegistration, Service: svc}}
 }
 
 // reportConfigMap is the ConfigMap a registration Job writes its result
 // into. The function never sets its data, so what the Job wrote (under
 // its own field manager) stays, and is observed back.
-func reportConfigMap(s *stack, key, name, svc string) part {
+func reportConfigMap(s *stack.Stack, key, name, svc string) stack.Part {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.Registration.Namespace, Labels: map[string]string{labelStack: s.Name, labelService: svc}},
 	}
-	return part{key: key, name: name, mr: cm, owner: owner{concern: concernRegistration, service: svc}}
+	return stack.Part{Key: key, Name: name, MR: cm, Owner: stack.Owner{Concern: stack.ConcernRegistration, Service: svc}}
 }
 
 // registerRBAC is the Jobs' identity: a service account (unless the
@@ -91,11 +92,11 @@ func reportConfigMap(s *stack, key, name, svc string) part {
 // stack's report ConfigMaps. The RoleBinding comes once its Role exists
 // (applied together, the binding can be refused). ready says whether all of
 // it is observed, so that Jobs may start.
-func registerRBAC(s *stack, reports []string, obs observed) (parts []part, ready bool) {
+func registerRBAC(s *stack.Stack, reports []string, obs stack.Observed) (parts []stack.Part, ready bool) {
 	ns := s.Registration.Namespace
-	name := awsName(s.Name, "register")
+	name := stack.ResourceName(s.Name, "register")
 	labels := map[string]string{labelStack: s.Name}
-	parts = []part{{key: keyRegisterSA, name: name, mr: &corev1.ServiceAccount{
+	parts = []stack.Part{{Key: keyRegisterSA, Name: name, MR: &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta:                   metav1.ObjectMeta{Namespace: ns, Labels: labels},
 		AutomountServiceAccountToken: ptr.To(false),
@@ -106,7 +107,7 @@ func registerRBAC(s *stack, reports []string, obs observed) (parts []part, ready
 		return parts, ready
 	}
 	sort.Strings(reports)
-	parts = append(parts, part{key: keyRegisterRole, name: name, mr: &rbacv1.Role{
+	parts = append(parts, stack.Part{Key: keyRegisterRole, Name: name, MR: &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Labels: labels},
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "patch"}, ResourceNames: reports}},
@@ -118,7 +119,7 @@ func registerRBAC(s *stack, reports []string, obs observed) (parts []part, ready
 	if p := s.Registration.Publisher; p != nil && s.Versioning == v1alpha1.VersioningPublished {
 		subjects = append(subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: p.ServiceAccountName, Namespace: ns})
 	}
-	parts = append(parts, part{key: keyRegisterBinding, name: name, mr: &rbacv1.RoleBinding{
+	parts = append(parts, stack.Part{Key: keyRegisterBinding, Name: name, MR: &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Labels: labels},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},

@@ -12,22 +12,24 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
-	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/providersim"
 )
 
 func inNamespace(ns string) func(*v1alpha1.XRestateStack) {
-	return func(xr *v1alpha1.XRestateStack) { xr.SetLabels(map[string]string{labelClaimNamespace: ns}) }
+	return func(xr *v1alpha1.XRestateStack) { xr.SetLabels(map[string]string{stack.LabelClaimNamespace: ns}) }
 }
 
-// observe plays provider-aws and the job controller (internal/providersim,
+// observe plays provider-aws and the job controller (internal/testkit/providersim,
 // the same stand-in local renders use) for the desired resources that keep
 // returns true for: each is observed ready, and a Job complete with its
 // report written.
 func observe(t *testing.T, d map[string]*unstructured.Unstructured, keep func(key string) bool) []*unstructured.Unstructured {
 	t.Helper()
 	var list []*unstructured.Unstructured
-	for _, k := range sortedKeys(d) {
+	for _, k := range stack.SortedKeys(d) {
 		if keep != nil && !keep(k) {
 			continue
 		}
@@ -48,7 +50,7 @@ func observe(t *testing.T, d map[string]*unstructured.Unstructured, keep func(ke
 
 // settle reconciles until nothing new is composed, observing everything
 // each round composes, except what skip names.
-func settle(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, skip func(key string) bool) (map[string]*unstructured.Unstructured, []*unstructured.Unstructured) {
+func settle(t *testing.T, xr *v1alpha1.XRestateStack, p *platform.StackPolicy, skip func(key string) bool) (map[string]*unstructured.Unstructured, []*unstructured.Unstructured) {
 	t.Helper()
 	keep := func(k string) bool { return skip == nil || !skip(k) }
 	d := compose(t, xr, p)
@@ -56,7 +58,7 @@ func settle(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, ski
 	for range 8 {
 		obs = observe(t, d, keep)
 		next := compose(t, xr, p, obs...)
-		if slices.Equal(sortedKeys(next), sortedKeys(d)) {
+		if slices.Equal(stack.SortedKeys(next), stack.SortedKeys(d)) {
 			return next, obs
 		}
 		d = next
@@ -67,7 +69,7 @@ func settle(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, ski
 
 func keysWithPrefix(d map[string]*unstructured.Unstructured, prefix string) []string {
 	var out []string
-	for _, k := range sortedKeys(d) {
+	for _, k := range stack.SortedKeys(d) {
 		if strings.HasPrefix(k, prefix) {
 			out = append(out, k)
 		}
@@ -300,7 +302,7 @@ func TestRegistrationNeedsANamespace(t *testing.T) {
 	}
 	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "orders: waiting for a namespace")
 
-	d, _ := settle(t, xr, newPolicy(func(p *policy.StackPolicy) { p.Registration.Namespace = "restate-jobs" }), nil)
+	d, _ := settle(t, xr, newPolicy(func(p *platform.StackPolicy) { p.Registration.Namespace = "restate-jobs" }), nil)
 	jobs := keysWithPrefix(d, keyRegisterPrefix+"orders-")
 	if len(jobs) != 2 || jobOf(t, d[jobs[0]]).GetNamespace() != "restate-jobs" {
 		t.Errorf("with the platform's namespace: %v", jobs)
@@ -339,13 +341,13 @@ func TestHTTPServiceRegistersAtOnce(t *testing.T) {
 // the cluster, never to the world.
 func TestSelfHostedRegistrationWaitsForTheServer(t *testing.T) {
 	xr := newXR(withServices(httpService("orders", "http://orders:9080")), inNamespace("team-a"))
-	p := newPolicy(func(p *policy.StackPolicy) {
-		p.Registration.AdminAccess = policy.AdminAccess{SourceSecurityGroupIDs: []string{"sg-0123456789abcdef0"}, CIDRBlocks: []string{"10.20.0.0/16"}}
+	p := newPolicy(func(p *platform.StackPolicy) {
+		p.Registration.AdminAccess = platform.AdminAccess{SourceSecurityGroupIDs: []string{"sg-0123456789abcdef0"}, CIDRBlocks: []string{"10.20.0.0/16"}}
 	})
 	rsp := run(t, newRequest(t, xr, p))
 	wantMessage(t, rsp, ConditionRegistered, fnv1.Status_STATUS_CONDITION_FALSE, "orders: waiting for the environment's admin URL")
 	d := desiredOf(rsp)
-	rules := keysWithPrefix(d, keyAdminAccessPrefix)
+	rules := keysWithPrefix(d, selfhosted.KeyAdminAccessPrefix)
 	if len(rules) != 2 {
 		t.Fatalf("admin access rules %v, want one per source", rules)
 	}
@@ -365,7 +367,7 @@ func TestSelfHostedRegistrationWaitsForTheServer(t *testing.T) {
 		t.Error("no Job once the server is observed")
 	}
 
-	open := newPolicy(func(p *policy.StackPolicy) { p.Registration.AdminAccess.CIDRBlocks = []string{"0.0.0.0/0"} })
+	open := newPolicy(func(p *platform.StackPolicy) { p.Registration.AdminAccess.CIDRBlocks = []string{"0.0.0.0/0"} })
 	wantRejected(t, xr, open, "input.registration.adminAccess.cidrBlocks[0]", "never open to the world")
 }
 
@@ -546,6 +548,6 @@ func TestRemovedWhileNextJobWaits(t *testing.T) {
 	}
 	gone := compose(t, newXR(externalEnv(), withServices(), inNamespace("team-a")), newPolicy(), obs...)
 	if len(keysWithPrefix(gone, keyDeregisterPrefix+"orders-")) != 1 {
-		t.Errorf("removed while its next Job waited: %v, want a deregistration Job", sortedKeys(gone))
+		t.Errorf("removed while its next Job waited: %v, want a deregistration Job", stack.SortedKeys(gone))
 	}
 }

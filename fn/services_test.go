@@ -7,7 +7,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // s3Service is a Lambda service with code from S3, as the holiday example
@@ -123,7 +124,7 @@ func TestInvalidServicesAndEnvironments(t *testing.T) {
 		},
 		"a bucket the platform does not allow": {
 			xr:        lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Code.S3.Bucket = "someone-elses" }),
-			policy:    func(p *policy.StackPolicy) { p.AllowedCodeBuckets = []string{"team-*-artifacts"} },
+			policy:    func(p *platform.StackPolicy) { p.AllowedCodeBuckets = []string{"team-*-artifacts"} },
 			wantField: "spec.services[0].lambda.code.s3.bucket", wantText: `"someone-elses"`,
 		},
 		"a reserved environment variable": {
@@ -217,26 +218,26 @@ func all(changes ...func(*v1alpha1.XRestateStack)) func(*v1alpha1.XRestateStack)
 	}
 }
 
-func withPublisher(p *policy.StackPolicy) {
-	p.Registration.Publisher = &policy.PublisherIdentity{ServiceAccountName: "restate-publisher", RoleARN: "arn:aws:iam::111122223333:role/restate-publisher"}
+func withPublisher(p *platform.StackPolicy) {
+	p.Registration.Publisher = &platform.PublisherIdentity{ServiceAccountName: "restate-publisher", RoleARN: "arn:aws:iam::111122223333:role/restate-publisher"}
 }
 
 // TestRegistrationOptions: the CDK's defaults, stack-level defaults, and a
 // service's own options over them, field by field.
 func TestRegistrationOptions(t *testing.T) {
-	resolveOne := func(t *testing.T, mutate ...func(*v1alpha1.XRestateStack)) []registration {
+	resolveOne := func(t *testing.T, mutate ...func(*v1alpha1.XRestateStack)) []stack.ServiceRegistration {
 		t.Helper()
-		s, errs := resolve(newXR(mutate...), newPolicy(withPublisher))
+		s, _, errs := resolve(newXR(mutate...), newPolicy(withPublisher), nil)
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
-		out := make([]registration, 0, len(s.Services))
+		out := make([]stack.ServiceRegistration, 0, len(s.Services))
 		for _, svc := range s.Services {
 			out = append(out, svc.Registration)
 		}
 		return out
 	}
-	cdk := registration{
+	cdk := stack.ServiceRegistration{
 		RemovalPolicy: v1alpha1.RemovalRetain, MaxPrunedPerRun: 10,
 		HealthCheckAttempts: 10, MaxBackoffSeconds: 20,
 	}
@@ -251,9 +252,9 @@ func TestRegistrationOptions(t *testing.T) {
 		want(t, got[0], cdk)
 	})
 	t.Run("the platform's default versioning", func(t *testing.T) {
-		s, _ := resolve(newXR(), newPolicy(func(p *policy.StackPolicy) { p.DefaultVersioning = "Published" }))
+		s, _, _ := resolve(newXR(), newPolicy(func(p *platform.StackPolicy) { p.DefaultVersioning = "Published" }), nil)
 		want(t, s.Versioning, v1alpha1.VersioningPublished)
-		s, _ = resolve(newXR(), newPolicy())
+		s, _, _ = resolve(newXR(), newPolicy(), nil)
 		want(t, s.Versioning, v1alpha1.VersioningLatest)
 	})
 	t.Run("a service overrides the stack, field by field", func(t *testing.T) {
@@ -269,7 +270,7 @@ func TestRegistrationOptions(t *testing.T) {
 				HealthCheck: v1alpha1.HealthCheckOptions{Attempts: ptr.To[int32](20), MaxBackoffSeconds: ptr.To[int32](5)},
 			}
 		})
-		stackWide := registration{
+		stackWide := stack.ServiceRegistration{
 			Force: true, Breaking: true, Prune: true, RevisionHistoryLimit: 2, MaxPrunedPerRun: 5,
 			AdminURL: "http://restate-admin.internal:9070", RemovalPolicy: v1alpha1.RemovalRetain,
 			HealthCheckAttempts: 20, MaxBackoffSeconds: 5,

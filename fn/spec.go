@@ -2,7 +2,6 @@ package fn
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,75 +10,27 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
-// Defaults that follow the CDK's SingleNodeRestateDeployment unless noted.
-const (
-	defaultInstanceType     = "t4g.micro"
-	defaultRestateImage     = "docker.restate.dev/restatedev/restate:1.7"
-	defaultCollectorImage   = "public.ecr.aws/aws-observability/aws-otel-collector:latest"
-	defaultProviderConfig   = "default"
-	defaultVPCCIDR          = "10.0.0.0/16"
-	defaultLogRetentionDays = 30
-	defaultVolumeGiB        = 8
-	defaultVolumeType       = "gp3"
-	defaultPartitions       = 4
-	defaultProxyReadTimeout = 3600
-	amiParameterPrefix      = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-"
-
-	// tagStack identifies every AWS resource of a stack.
-	tagStack = "restate-crossplane.io/stack"
-)
-
-// stack is a claim with every default resolved and every field validated.
-// Builders read only this, never the request.
-type stack struct {
-	Name           string
-	Region         string
-	ProviderConfig string
-	DeletionPolicy v1alpha1.DeletionPolicy
-	// Tags for every taggable resource: the stack's identity, the platform's
-	// and the claim's.
-	Tags map[string]string
-	// AccountID is known from the platform's input, or empty until ARNs are
-	// observed.
-	AccountID string
-	// Registered is, by service, the endpoint the composite's last status
-	// reported registered (see learn).
-	Registered map[string]string
-
-	// Exactly one environment is set.
-	SelfHosted *selfHosted
-	Cloud      *v1alpha1.CloudEnvironmentSpec
-	External   *v1alpha1.ExternalEnvironmentSpec
-
-	Versioning v1alpha1.VersioningMode
-	Services   []service
-
-	// Registration is how registration Jobs run.
-	Registration registrationPolicy
-}
+// defaultProviderConfig is the ProviderConfig of a stack that names none
+// where the platform sets no default.
+const defaultProviderConfig = "default"
 
 var (
-	envNameRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	instanceTypeRE = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
-	// Graviton families carry a "g" after their generation: t4g, m7g, c7gn.
-	gravitonRE = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
 	tagKeyRE   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
-	// versionTagRE matches image tags that are also npm versions: 1.7, v1.7.12.
-	versionTagRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?$`)
 )
 
 // resolve fills in the claim's defaults from the platform's policy and the
 // CDK's, and validates the result. Every error names the claim field at
 // fault. It never touches the request or response.
-func resolve(xr *v1alpha1.XRestateStack, p *policy.StackPolicy) (*stack, field.ErrorList) {
+func resolve(xr *v1alpha1.XRestateStack, p *platform.StackPolicy, ks *kindState) (*stack.Stack, Environment, field.ErrorList) {
 	spec := field.NewPath("spec")
 	var errs field.ErrorList
-	s := &stack{Name: xr.GetName(), AccountID: p.AccountID, DeletionPolicy: xr.Spec.DeletionPolicy}
+	s := &stack.Stack{Name: xr.GetName(), AccountID: p.AccountID, DeletionPolicy: xr.Spec.DeletionPolicy}
 
 	s.Region = xr.Spec.Region
 	if s.Region == "" {
@@ -113,8 +64,12 @@ func resolve(xr *v1alpha1.XRestateStack, p *policy.StackPolicy) (*stack, field.E
 	s.Tags, tagErrs = mergeTags(xr, p, spec.Child("tags"))
 	errs = append(errs, tagErrs...)
 
-	errs = append(errs, resolveEnvironment(s, xr, p, spec.Child("environment"))...)
-	errs = append(errs, checkInvokerRole(s, p, spec.Child("environment"))...)
+	env, envErrs := resolveEnvironment(s, xr, p, ks, spec.Child("environment"))
+	errs = append(errs, envErrs...)
+	if env == nil {
+		return s, nil, errs
+	}
+	errs = append(errs, checkInvokerRole(env, p)...)
 
 	s.Versioning = xr.Spec.Versioning
 	if s.Versioning == "" {
@@ -127,36 +82,20 @@ func resolve(xr *v1alpha1.XRestateStack, p *policy.StackPolicy) (*stack, field.E
 		errs = append(errs, field.NotSupported(spec.Child("versioning"), s.Versioning, vs))
 	}
 	var svcErrs field.ErrorList
-	s.Services, svcErrs = resolveServices(s, xr.Spec.Services, xr.Spec.Registration, p, spec)
+	s.Services, svcErrs = resolveServices(s, env, xr.Spec.Services, xr.Spec.Registration, p, spec)
 	errs = append(errs, svcErrs...)
-	return s, append(errs, resolveRegistrationPolicy(s, xr, p, spec)...)
-}
-
-// resolveEnvironment resolves the one environment kind the claim sets.
-func resolveEnvironment(s *stack, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path) field.ErrorList {
-	// The schema's CEL rule lets exactly one be set.
-	env := xr.Spec.Environment
-	var errs field.ErrorList
-	switch {
-	case env.SelfHosted != nil:
-		s.SelfHosted, errs = resolveSelfHosted(xr.GetName(), logGroupScope(xr), s.Region, *env.SelfHosted, p, fp.Child("selfHosted"))
-	case env.Cloud != nil:
-		s.Cloud, errs = resolveCloud(*env.Cloud, fp.Child("cloud"))
-	case env.External != nil:
-		s.External, errs = resolveExternal(*env.External, fp.Child("external"))
-	}
-	return errs
+	return s, env, append(errs, resolveRegistrationSettings(s, env, xr, p, spec)...)
 }
 
 // mergeTags combines the stack's identity tag, the platform's tags and the
 // claim's. A claim may add tags but not change the platform's.
-func mergeTags(xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path) (map[string]string, field.ErrorList) {
+func mergeTags(xr *v1alpha1.XRestateStack, p *platform.StackPolicy, fp *field.Path) (map[string]string, field.ErrorList) {
 	var errs field.ErrorList
-	tags := map[string]string{tagStack: xr.GetName()}
+	tags := map[string]string{stack.TagStack: xr.GetName()}
 	for k, v := range p.Tags {
 		tags[k] = v
 	}
-	for _, k := range sortedKeys(xr.Spec.Tags) {
+	for _, k := range stack.SortedKeys(xr.Spec.Tags) {
 		v := xr.Spec.Tags[k]
 		switch {
 		case !tagKeyRE.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:"):
@@ -168,7 +107,7 @@ func mergeTags(xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path
 		case !tagValueRE.MatchString(v):
 			// IAM and Lambda take fewer characters than EC2; the tags go to all.
 			errs = append(errs, field.Invalid(fp.Key(k), v, "not a valid AWS tag value (letters, digits, spaces and _.:/=+-@)"))
-		case k == tagStack:
+		case k == stack.TagStack:
 			errs = append(errs, field.Forbidden(fp.Key(k), "this tag identifies the stack and is set by the platform"))
 		default:
 			if pv, ok := p.Tags[k]; ok && pv != v {
@@ -183,33 +122,4 @@ func mergeTags(xr *v1alpha1.XRestateStack, p *policy.StackPolicy, fp *field.Path
 		errs = append(errs, field.TooMany(fp, len(tags), 49))
 	}
 	return tags, errs
-}
-
-// allowedBy reports whether s matches one of the platform's patterns where
-// an empty list allows nothing (what a claim may point the stack at).
-func allowedBy(patterns []string, s string) bool {
-	return len(patterns) > 0 && matchesAny(patterns, s)
-}
-
-// matchesAny reports whether s matches one of the shell patterns; an empty
-// list allows everything.
-func matchesAny(patterns []string, s string) bool {
-	if len(patterns) == 0 {
-		return true
-	}
-	for _, p := range patterns {
-		if ok, _ := path.Match(p, s); ok || p == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[K ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -14,39 +14,24 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/internal/adminaddr"
 	"github.com/restate-crossplane/function-restate-stack/internal/version"
 )
 
 // The labels Crossplane puts on a claim's composite.
-const (
-	labelClaimNamespace = "crossplane.io/claim-namespace"
-	labelClaimName      = "crossplane.io/claim-name"
-)
+const ()
 
 var securityGroupIDRE = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
 
-// registrationPolicy is the platform's registration settings, resolved.
-type registrationPolicy struct {
-	// Namespace of the Jobs; empty when the composite has no claim and the
-	// platform names none, and then nothing is registered.
-	Namespace   string
-	Image       string
-	Resources   corev1.ResourceRequirements
-	Publisher   *policy.PublisherIdentity
-	AdminAccess policy.AdminAccess
-	// AllowLoopback lets register dial loopback admin URLs.
-	AllowLoopback bool
-}
-
-// resolveRegistrationPolicy resolves where and as what registration Jobs
+// resolveRegistrationSettings resolves where and as what registration Jobs
 // run. Errors in the platform's input name its field under "input".
-func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, spec *field.Path) field.ErrorList {
+func resolveRegistrationSettings(s *stack.Stack, env Environment, xr *v1alpha1.XRestateStack, p *platform.StackPolicy, spec *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	in := p.Registration
 	fp := field.NewPath("input", "registration")
-	r := registrationPolicy{Namespace: xr.GetLabels()[labelClaimNamespace], Image: in.Image, Publisher: in.Publisher, AdminAccess: in.AdminAccess, AllowLoopback: in.AllowLoopback}
+	r := stack.RegistrationSettings{Namespace: xr.GetLabels()[stack.LabelClaimNamespace], Image: in.Image, Publisher: in.Publisher, AdminAccess: in.AdminAccess, AllowLoopback: in.AllowLoopback}
 	if r.Namespace == "" {
 		r.Namespace = in.Namespace
 	}
@@ -66,7 +51,7 @@ func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.S
 		for _, msg := range validation.IsDNS1123Subdomain(p.ServiceAccountName) {
 			errs = append(errs, field.Invalid(fp.Child("publisher", "serviceAccountName"), p.ServiceAccountName, msg))
 		}
-		errs = append(errs, checkRoleARN(p.RoleARN, fp.Child("publisher", "roleArn"))...)
+		errs = append(errs, stack.CheckRoleARN(p.RoleARN, fp.Child("publisher", "roleArn"))...)
 	}
 	for i, sg := range r.AdminAccess.SourceSecurityGroupIDs {
 		if !securityGroupIDRE.MatchString(sg) {
@@ -82,8 +67,8 @@ func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.S
 			errs = append(errs, field.Invalid(fp.Child("adminAccess", "cidrBlocks").Index(i), c, "the admin API is never open to the world"))
 		}
 	}
-	errs = append(errs, checkAdminHosts(s, xr, in, spec)...)
-	if s.Versioning == v1alpha1.VersioningPublished && r.Publisher == nil && s.hasLambda() {
+	errs = append(errs, checkAdminHosts(s, env, xr, in, spec)...)
+	if s.Versioning == v1alpha1.VersioningPublished && r.Publisher == nil && s.HasLambda() {
 		errs = append(errs, field.Invalid(spec.Child("versioning"), s.Versioning,
 			fmt.Sprintf("the platform provides no identity to publish Lambda versions (%s); use %s", fp.Child("publisher"), v1alpha1.VersioningLatest)))
 	}
@@ -91,35 +76,27 @@ func resolveRegistrationPolicy(s *stack, xr *v1alpha1.XRestateStack, p *policy.S
 	return errs
 }
 
-func (s *stack) hasLambda() bool {
-	for _, svc := range s.Services {
-		if svc.Lambda != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // checkAdminHosts refuses admin URLs a claim names (an existing
 // environment's, a service's override) that the platform does not allow:
 // registration sends the claim's token there, and the Job's requests, so
 // without this a claim could aim them at the cloud's metadata service or
 // any host. The register command checks every address it dials again.
-func checkAdminHosts(s *stack, xr *v1alpha1.XRestateStack, in policy.RegistrationPolicy, spec *field.Path) field.ErrorList {
+func checkAdminHosts(s *stack.Stack, env Environment, xr *v1alpha1.XRestateStack, in platform.RegistrationPolicy, spec *field.Path) field.ErrorList {
 	type named struct {
 		url  string
 		path *field.Path
 	}
 	var urls []named
-	if s.External != nil {
-		urls = append(urls, named{s.External.AdminURL, spec.Child("environment", "external", "adminUrl")})
+	if u, fp := env.AdminURL(); u != "" {
+		urls = append(urls, named{u, fp})
 	}
 	if u := xr.Spec.Registration.AdminURL; u != "" {
 		urls = append(urls, named{u, spec.Child("registration", "adminUrl")})
 	}
-	for i, svc := range xr.Spec.Services {
-		if svc.Registration.AdminURL != "" {
-			urls = append(urls, named{svc.Registration.AdminURL, spec.Child("services").Index(i).Child("registration", "adminUrl")})
+	// A service's own URL; one it takes from the stack is checked above.
+	for _, svc := range s.Services {
+		if r := svc.Registration; r.OwnAdminURL != nil {
+			urls = append(urls, named{r.AdminURL, r.OwnAdminURL})
 		}
 	}
 	var errs field.ErrorList
@@ -131,7 +108,7 @@ func checkAdminHosts(s *stack, xr *v1alpha1.XRestateStack, in policy.Registratio
 		host := parsed.Hostname()
 		if why := adminaddr.RefusedHost(host, in.AllowLoopback); why != "" {
 			errs = append(errs, field.Invalid(u.path, u.url, "refused: the host is "+why))
-		} else if !allowedBy(in.AllowedAdminHosts, strings.ToLower(host)) {
+		} else if !stack.AllowedBy(in.AllowedAdminHosts, strings.ToLower(host)) {
 			errs = append(errs, field.Invalid(u.path, u.url, fmt.Sprintf("the host %s is not among the admin hosts the platform allows (input.registration.allowedAdminHosts: %v)", host, in.AllowedAdminHosts)))
 		}
 	}

@@ -11,7 +11,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
 
@@ -35,32 +36,6 @@ const (
 	codeRevisionVar = "RESTATE_STACK_CODE_REVISION"
 )
 
-// service is a ServiceSpec with its defaults and registration options
-// resolved.
-type service struct {
-	Name   string
-	Lambda *v1alpha1.LambdaServiceSpec
-	HTTP   *v1alpha1.HTTPServiceSpec
-	// ExpectedServiceName must be among the services discovery finds.
-	ExpectedServiceName string
-	// Grant puts the function in the invoker role's invoke grant.
-	Grant        bool
-	Registration registration
-}
-
-// registration is RegistrationOptions with every default resolved.
-type registration struct {
-	Private, Force, Breaking bool
-	RemovalPolicy            v1alpha1.RemovalPolicy
-	Prune                    bool
-	RevisionHistoryLimit     int32
-	MaxPrunedPerRun          int32
-	AdminURL                 string
-	Insecure                 bool
-	HealthCheckAttempts      int32
-	MaxBackoffSeconds        int32
-}
-
 var (
 	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// ecrImageRE matches a private ECR repository and captures its region.
@@ -75,16 +50,16 @@ var (
 
 // resolveServices validates spec.services and resolves each entry's
 // registration options over the stack's spec.registration.
-func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.RegistrationOptions, p *policy.StackPolicy, spec *field.Path) ([]service, field.ErrorList) {
+func resolveServices(s *stack.Stack, env Environment, in []v1alpha1.ServiceSpec, defaults v1alpha1.RegistrationOptions, p *platform.StackPolicy, spec *field.Path) ([]stack.Service, field.ErrorList) {
 	// The schema checks the rest of the options; the admin URL's
 	// credentials and host are Go's.
-	errs := checkURL(defaults.AdminURL, spec.Child("registration", "adminUrl"), false)
+	errs := stack.CheckURL(defaults.AdminURL, spec.Child("registration", "adminUrl"), false)
 	// The schema bounds the services and keys them by name, unique.
-	out := make([]service, 0, len(in))
+	out := make([]stack.Service, 0, len(in))
 	for i, sv := range in {
 		fp := spec.Child("services").Index(i)
 
-		r := service{Name: sv.Name, ExpectedServiceName: sv.ExpectedServiceName, Grant: !sv.SkipInvokeFunctionGrant}
+		r := stack.Service{Name: sv.Name, ExpectedServiceName: sv.ExpectedServiceName, Grant: !sv.SkipInvokeFunctionGrant}
 		// The schema's CEL rules let exactly one of lambda and http be set.
 		if sv.Lambda != nil {
 			var lerrs field.ErrorList
@@ -93,10 +68,10 @@ func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.Regi
 		} else {
 			r.HTTP = sv.HTTP.DeepCopy()
 			r.Grant = false
-			errs = append(errs, checkURL(r.HTTP.URI, fp.Child("http", "uri"), true)...)
+			errs = append(errs, stack.CheckURL(r.HTTP.URI, fp.Child("http", "uri"), true)...)
 		}
 		var rerrs field.ErrorList
-		r.Registration, rerrs = resolveRegistration(s, r, defaults, sv.Registration, fp.Child("registration"))
+		r.Registration, rerrs = resolveRegistration(s, env.Insecure(), r, defaults, sv.Registration, fp.Child("registration"))
 		errs = append(errs, rerrs...)
 		out = append(out, r)
 	}
@@ -104,7 +79,7 @@ func resolveServices(s *stack, in []v1alpha1.ServiceSpec, defaults v1alpha1.Regi
 }
 
 // resolveLambda validates a Lambda service and fills in its defaults.
-func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.StackPolicy, fp *field.Path) (*v1alpha1.LambdaServiceSpec, field.ErrorList) {
+func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *platform.StackPolicy, fp *field.Path) (*v1alpha1.LambdaServiceSpec, field.ErrorList) {
 	var errs field.ErrorList
 	l := in.DeepCopy()
 	code := fp.Child("code")
@@ -115,7 +90,7 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.Stack
 		switch {
 		case !bucketRE.MatchString(b):
 			errs = append(errs, field.Invalid(code.Child("s3", "bucket"), b, "not an S3 bucket name"))
-		case !matchesAny(p.AllowedCodeBuckets, b):
+		case !stack.MatchesAny(p.AllowedCodeBuckets, b):
 			errs = append(errs, field.NotSupported(code.Child("s3", "bucket"), b, p.AllowedCodeBuckets))
 		}
 		if l.Runtime == "" {
@@ -143,13 +118,13 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *policy.Stack
 		l.TimeoutSeconds = defaultTimeoutSeconds
 	}
 	if l.LogRetentionDays == 0 {
-		l.LogRetentionDays = defaultLogRetentionDays
+		l.LogRetentionDays = stack.DefaultLogRetentionDays
 	}
 	size := len(codeRevisionVar) + 8
-	for _, k := range sortedKeys(l.Environment) {
+	for _, k := range stack.SortedKeys(l.Environment) {
 		ep := fp.Child("environment").Key(k)
 		switch {
-		case !envNameRE.MatchString(k):
+		case !stack.EnvNameRE.MatchString(k):
 			errs = append(errs, field.Invalid(ep, k, "not an environment variable name (letters, digits and _, not starting with a digit)"))
 		case reservedLambdaEnv[k] || strings.HasPrefix(k, "AWS_LAMBDA_"):
 			errs = append(errs, field.Forbidden(ep, "reserved: Lambda or this stack sets it"))
@@ -181,7 +156,7 @@ func checkFunctionImage(region, image string, allowed []string, fp *field.Path) 
 	if !tagged && !digested {
 		return field.ErrorList{field.Invalid(fp, image, "needs a tag or digest")}
 	}
-	if !matchesAny(allowed, ref.Name()) {
+	if !stack.MatchesAny(allowed, ref.Name()) {
 		return field.ErrorList{field.NotSupported(fp, ref.Name(), allowed)}
 	}
 	return nil
@@ -189,18 +164,18 @@ func checkFunctionImage(region, image string, allowed []string, fp *field.Path) 
 
 // resolveRegistration merges a service's registration options over the
 // stack's, field by field, and fills in the defaults.
-func resolveRegistration(s *stack, sv service, stackOpts, own v1alpha1.RegistrationOptions, ownPath *field.Path) (registration, field.ErrorList) {
+func resolveRegistration(s *stack.Stack, insecure bool, sv stack.Service, stackOpts, own v1alpha1.RegistrationOptions, ownPath *field.Path) (stack.ServiceRegistration, field.ErrorList) {
 	// Endpoints that stay the same across code changes must be forced to
 	// be discovered again: $LATEST and an HTTP URI.
 	sameEndpoint := sv.HTTP != nil || s.Versioning == v1alpha1.VersioningLatest
-	r := registration{
+	r := stack.ServiceRegistration{
 		Private:              pick(own.Private, stackOpts.Private, false),
 		Force:                pick(own.Force, stackOpts.Force, sameEndpoint),
 		Breaking:             pick(own.Breaking, stackOpts.Breaking, false),
 		Prune:                pick(own.PruneDrainedDeployments, stackOpts.PruneDrainedDeployments, false),
 		RevisionHistoryLimit: pick(own.RevisionHistoryLimit, stackOpts.RevisionHistoryLimit, 0),
 		MaxPrunedPerRun:      pick(own.MaxPrunedPerRun, stackOpts.MaxPrunedPerRun, defaultMaxPruned),
-		Insecure:             pick(own.Insecure, stackOpts.Insecure, s.environmentInsecure()),
+		Insecure:             pick(own.Insecure, stackOpts.Insecure, insecure),
 		HealthCheckAttempts:  pick(own.HealthCheck.Attempts, stackOpts.HealthCheck.Attempts, defaultHealthAttempts),
 		MaxBackoffSeconds:    pick(own.HealthCheck.MaxBackoffSeconds, stackOpts.HealthCheck.MaxBackoffSeconds, defaultMaxBackoff),
 		RemovalPolicy:        v1alpha1.RemovalRetain,
@@ -208,6 +183,8 @@ func resolveRegistration(s *stack, sv service, stackOpts, own v1alpha1.Registrat
 	}
 	if r.AdminURL == "" {
 		r.AdminURL = stackOpts.AdminURL
+	} else {
+		r.OwnAdminURL = ownPath.Child("adminUrl")
 	}
 	for _, rp := range []v1alpha1.RemovalPolicy{stackOpts.RemovalPolicy, own.RemovalPolicy} {
 		if rp != "" {
@@ -215,7 +192,7 @@ func resolveRegistration(s *stack, sv service, stackOpts, own v1alpha1.Registrat
 		}
 	}
 
-	return r, checkURL(own.AdminURL, ownPath.Child("adminUrl"), false)
+	return r, stack.CheckURL(own.AdminURL, ownPath.Child("adminUrl"), false)
 }
 
 // pick returns the first value that is set, else the default.

@@ -9,7 +9,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // TestInvalidClaims feeds bad claims and checks that each gets a fatal
@@ -27,12 +28,12 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"no region anywhere": {
 			xr:        func(*v1alpha1.XRestateStack) {},
-			policy:    func(p *policy.StackPolicy) { p.DefaultRegion = "" },
+			policy:    func(p *platform.StackPolicy) { p.DefaultRegion = "" },
 			wantField: "spec.region", wantText: "Required value",
 		},
 		"a region the platform does not allow": {
 			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.Region = "ap-south-1" },
-			policy:    func(p *policy.StackPolicy) { p.AllowedRegions = []string{"eu-central-1"} },
+			policy:    func(p *platform.StackPolicy) { p.AllowedRegions = []string{"eu-central-1"} },
 			wantField: "spec.region", wantText: `"ap-south-1"`,
 		},
 		"not a region": {
@@ -43,12 +44,12 @@ func TestInvalidClaims(t *testing.T) {
 			xr: func(xr *v1alpha1.XRestateStack) {
 				xr.Spec.ProviderConfigRef = &v1alpha1.ProviderConfigReference{Name: "prod"}
 			},
-			policy:    func(p *policy.StackPolicy) { p.AllowedProviderConfigs = []string{"default", "team-a"} },
+			policy:    func(p *platform.StackPolicy) { p.AllowedProviderConfigs = []string{"default", "team-a"} },
 			wantField: "spec.providerConfigRef.name", wantText: `"prod"`,
 		},
 		"a tag the platform sets differently": {
 			xr:        func(xr *v1alpha1.XRestateStack) { xr.Spec.Tags = map[string]string{"cost-center": "mine"} },
-			policy:    func(p *policy.StackPolicy) { p.Tags = map[string]string{"cost-center": "platform"} },
+			policy:    func(p *platform.StackPolicy) { p.Tags = map[string]string{"cost-center": "platform"} },
 			wantField: "spec.tags[cost-center]", wantText: "the platform sets this tag",
 		},
 		"a reserved aws: tag": {
@@ -57,7 +58,7 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"an instance type the platform does not allow": {
 			xr:        sh(func(s *v1alpha1.SelfHostedSpec) { s.InstanceType = "p5.48xlarge" }),
-			policy:    func(p *policy.StackPolicy) { p.AllowedInstanceTypes = []string{"t4g.*", "m7g.large"} },
+			policy:    func(p *platform.StackPolicy) { p.AllowedInstanceTypes = []string{"t4g.*", "m7g.large"} },
 			wantField: "spec.environment.selfHosted.instanceType", wantText: `"p5.48xlarge"`,
 		},
 		"not an instance type": {
@@ -76,7 +77,7 @@ func TestInvalidClaims(t *testing.T) {
 		},
 		"an image from a repository the platform does not allow": {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) { s.Restate.Image = "evil.example.com/restate:1.7" }),
-			policy: func(p *policy.StackPolicy) {
+			policy: func(p *platform.StackPolicy) {
 				p.AllowedImageRepositories = []string{"docker.restate.dev/restatedev/restate"}
 			},
 			wantField: "spec.environment.selfHosted.restate.image", wantText: "evil.example.com/restate",
@@ -85,7 +86,7 @@ func TestInvalidClaims(t *testing.T) {
 			xr: sh(func(s *v1alpha1.SelfHostedSpec) {
 				s.Tracing = v1alpha1.TracingSpec{Mode: v1alpha1.TracingAWSXRay, CollectorImage: "evil.example.com/otel:1"}
 			}),
-			policy: func(p *policy.StackPolicy) {
+			policy: func(p *platform.StackPolicy) {
 				p.AllowedImageRepositories = []string{"docker.restate.dev/restatedev/restate"}
 			},
 			wantField: "spec.environment.selfHosted.tracing.collectorImage", wantText: "evil.example.com/otel",
@@ -156,7 +157,7 @@ func TestInvalidClaims(t *testing.T) {
 // it meets, and the field and text its refusal must name.
 type rejection struct {
 	xr        func(*v1alpha1.XRestateStack)
-	policy    func(*policy.StackPolicy)
+	policy    func(*platform.StackPolicy)
 	wantField string
 	wantText  string
 }
@@ -178,7 +179,7 @@ func runRejections(t *testing.T, cases map[string]rejection) {
 // fatal result and a Valid=False condition naming the exact field at fault,
 // and that the desired state comes back as it went in, so nothing that
 // exists is deleted.
-func wantRejected(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolicy, wantField, wantText string) {
+func wantRejected(t *testing.T, xr *v1alpha1.XRestateStack, p *platform.StackPolicy, wantField, wantText string) {
 	t.Helper()
 	req := newRequest(t, xr, p)
 	// What an earlier reconcile composed must survive the bad update.
@@ -186,7 +187,7 @@ func wantRejected(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolic
 		"apiVersion": structpb.NewStringValue("ec2.aws.crossplane.io/v1beta1"),
 		"kind":       structpb.NewStringValue("VPC"),
 	}}}
-	req.Desired.Resources = map[string]*fnv1.Resource{keyVPC: existing}
+	req.Desired.Resources = map[string]*fnv1.Resource{selfhosted.KeyVPC: existing}
 	rsp := run(t, req)
 
 	var fatal string
@@ -208,7 +209,7 @@ func wantRejected(t *testing.T, xr *v1alpha1.XRestateStack, p *policy.StackPolic
 		cond.GetTarget() != fnv1.Target_TARGET_COMPOSITE_AND_CLAIM {
 		t.Errorf("Valid condition %v: want False on the claim, naming %s", cond, wantField)
 	}
-	if got := rsp.GetDesired().GetResources(); len(got) != 1 || got[keyVPC] == nil {
+	if got := rsp.GetDesired().GetResources(); len(got) != 1 || got[selfhosted.KeyVPC] == nil {
 		keys := make([]string, 0, len(got))
 		for k := range got {
 			keys = append(keys, k)
@@ -230,41 +231,13 @@ func incompressible(n int) string {
 	return b.String()
 }
 
-func TestMatchesAny(t *testing.T) {
-	for _, tc := range []struct {
-		patterns []string
-		s        string
-		want     bool
-	}{
-		{nil, "anything", true},
-		{[]string{"t4g.*"}, "t4g.micro", true},
-		{[]string{"t4g.*"}, "t3.micro", false},
-		{[]string{"m7g.large"}, "m7g.large", true},
-		{[]string{"*.dkr.ecr.*.amazonaws.com/*"}, "1234.dkr.ecr.eu-west-1.amazonaws.com/restate", true},
-	} {
-		if got := matchesAny(tc.patterns, tc.s); got != tc.want {
-			t.Errorf("matchesAny(%v, %q) = %v, want %v", tc.patterns, tc.s, got, tc.want)
-		}
-	}
-}
-
-func TestAWSNames(t *testing.T) {
-	long := strings.Repeat("a", 70) + "-x7k2p"
-	n := awsName(long, keyInstanceRolePolicy)
-	if len(n) > maxNameLength {
-		t.Errorf("%q is %d long, over %d", n, len(n), maxNameLength)
-	}
-	if !strings.HasSuffix(n, "-"+keyInstanceRolePolicy) {
-		t.Errorf("%q lost its suffix", n)
-	}
-	if awsName(long, keyInstanceRolePolicy) != n {
-		t.Error("the same stack got two names")
-	}
-	other := strings.Repeat("a", 70) + "-y8m3q"
-	if awsName(other, keyInstanceRolePolicy) == n {
-		t.Error("two stacks whose names differ only past the cut got the same name")
-	}
-	if got := awsName("demo-x7k2p", "vpc"); got != "demo-x7k2p-vpc" {
-		t.Errorf("short names stay readable: got %q", got)
-	}
+// TestUnknownInstanceTypeNamesTheField: a type the budget does not know is
+// refused at spec.environment.selfHosted.instanceType, unless the claim
+// writes the whole config itself.
+func TestUnknownInstanceTypeNamesTheField(t *testing.T) {
+	p := newPolicy(func(p *platform.StackPolicy) { p.AllowedInstanceTypes = []string{"*"} })
+	xr := newXR(func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.InstanceType = "x2gd.large" })
+	wantRejected(t, xr, p, "spec.environment.selfHosted.instanceType", "no memory budget for x2gd.large")
+	xr.Spec.Environment.SelfHosted.Config.Override = "cluster-name = \"own\"\n"
+	compose(t, xr, p)
 }

@@ -7,11 +7,11 @@ import (
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 )
 
@@ -20,32 +20,9 @@ func init() {
 	kinds.AddToScheme(composed.Scheme)
 }
 
-// managed is a typed object the stack composes: a provider-aws managed
-// resource, or a Kubernetes object of registration. What they share is set
-// on the unstructured form.
-type managed interface {
-	runtime.Object
-	metav1.Object
-}
-
-// A part is one composed resource of a stack as a builder returns it: its
-// composition resource name and the typed managed resource, before the
-// fields every resource shares are stamped on.
-type part struct {
-	key string
-	mr  managed
-	// name of the object, if it must differ from <stack>-<key>.
-	name string
-	// owner says what the part is for (see ownedBy).
-	owner owner
-	// needs are the keys of resources that must be observed ready before
-	// the part is first composed (see gate).
-	needs []string
-}
-
 // heldPart is a part gate holds back, and what it waits for.
 type heldPart struct {
-	part
+	stack.Part
 	waitsFor []string
 }
 
@@ -53,18 +30,18 @@ type heldPart struct {
 // and says, for each held, what it waits for. A part that exists is never
 // held back, whatever its needs do: withdrawn from the desired state,
 // Crossplane would delete it.
-func gate(parts []part, obs observed) (composed []part, held []heldPart) {
+func gate(parts []stack.Part, obs stack.Observed) (composed []stack.Part, held []heldPart) {
 	for _, p := range parts {
 		var missing []string
-		if _, exists := obs[p.key]; !exists {
-			for _, n := range p.needs {
-				if !obs.ready(n) {
+		if _, exists := obs[p.Key]; !exists {
+			for _, n := range p.Needs {
+				if !obs.Ready(n) {
 					missing = append(missing, n)
 				}
 			}
 		}
 		if len(missing) > 0 {
-			held = append(held, heldPart{part: p, waitsFor: missing})
+			held = append(held, heldPart{Part: p, waitsFor: missing})
 			continue
 		}
 		composed = append(composed, p)
@@ -75,28 +52,28 @@ func gate(parts []part, obs observed) (composed []part, held []heldPart) {
 // stamp gives every part what all of a stack's resources share (object
 // name, provider config, deletion policy, region, tags) and converts it to
 // a desired composed resource. This is the only place these are set.
-func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed, error) {
+func stamp(s *stack.Stack, parts []stack.Part) (map[resource.Name]*resource.DesiredComposed, error) {
 	out := make(map[resource.Name]*resource.DesiredComposed, len(parts))
 	for _, p := range parts {
-		mr := p.mr
-		name := p.name
+		mr := p.MR
+		name := p.Name
 		if name == "" {
-			name = awsName(s.Name, p.key)
+			name = stack.ResourceName(s.Name, p.Key)
 		}
 		mr.SetName(name)
 		cd, err := toComposed(mr)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.key, err)
+			return nil, fmt.Errorf("%s: %w", p.Key, err)
 		}
 		gvk := cd.GroupVersionKind()
 		kind, ok := kinds.Of(gvk)
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("%s is a %s, which is not in the table of composed kinds", p.key, gvk)
+			return nil, fmt.Errorf("%s is a %s, which is not in the table of composed kinds", p.Key, gvk)
 		case !kind.AWS:
 			// Registration's Kubernetes objects are composed as built;
 			// Crossplane deletes them with the stack.
-			out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
+			out[resource.Name(p.Key)] = &resource.DesiredComposed{Resource: cd}
 			continue
 		}
 
@@ -106,7 +83,7 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 		spec, _ := cd.Object["spec"].(map[string]any)
 		forProvider, _ := spec["forProvider"].(map[string]any)
 		if forProvider == nil {
-			return nil, fmt.Errorf("%s has no spec.forProvider", p.key)
+			return nil, fmt.Errorf("%s has no spec.forProvider", p.Key)
 		}
 		// A builder may orphan a resource (the retained log group); the
 		// stack's Orphan orphans everything.
@@ -125,7 +102,7 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 				forProvider["tags"] = tags
 			}
 		}
-		out[resource.Name(p.key)] = &resource.DesiredComposed{Resource: cd}
+		out[resource.Name(p.Key)] = &resource.DesiredComposed{Resource: cd}
 	}
 	return out, nil
 }
@@ -135,7 +112,7 @@ func stamp(s *stack, parts []part) (map[resource.Name]*resource.DesiredComposed,
 // managed resource converts to). A Kubernetes object, which names its own
 // kind, converts directly; a managed resource through composed.From, which
 // finds its kind in the scheme.
-func toComposed(o managed) (*composed.Unstructured, error) {
+func toComposed(o stack.Managed) (*composed.Unstructured, error) {
 	if o.GetObjectKind().GroupVersionKind().Kind != "" {
 		m, err := manifest(o)
 		if err != nil {
@@ -192,7 +169,7 @@ func tagsOf(kind kinds.Kind, name string, tags map[string]string) any {
 		// EC2's console shows resources by their Name tag.
 		list = append(list, map[string]any{"key": "Name", "value": name})
 	}
-	for _, k := range sortedKeys(tags) {
+	for _, k := range stack.SortedKeys(tags) {
 		list = append(list, map[string]any{"key": k, "value": tags[k]})
 	}
 	return list

@@ -5,19 +5,19 @@ import (
 	"sort"
 	"strings"
 
-	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
 	"github.com/crossplane/function-sdk-go/resource"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 )
 
 // setReadiness marks each desired resource ready exactly when the provider
 // says its observed counterpart is. A resource not yet observed is not
 // ready.
-func setReadiness(desired map[resource.Name]*resource.DesiredComposed, obs observed) {
+func setReadiness(desired map[resource.Name]*resource.DesiredComposed, obs stack.Observed) {
 	for name, d := range desired {
 		d.Ready = resource.ReadyFalse
-		if obs.ready(string(name)) {
+		if obs.Ready(string(name)) {
 			d.Ready = resource.ReadyTrue
 		}
 	}
@@ -38,10 +38,10 @@ func notReady(desired map[resource.Name]*resource.DesiredComposed) []string {
 // observedAccount finds the AWS account id in an observed ARN, for
 // platforms that do not put it in the function's input. Roles are the
 // first resources with an ARN in every kind of stack.
-func observedAccount(obs observed) string {
-	for _, name := range sortedKeys(obs) {
+func observedAccount(obs stack.Observed) string {
+	for _, name := range stack.SortedKeys(obs) {
 		for _, path := range []string{"status.atProvider.arn", "status.atProvider.functionARN"} {
-			if a := accountOfARN(obs.str(name, path)); a != "" {
+			if a := stack.AccountOfARN(obs.Str(name, path)); a != "" {
 				return a
 			}
 		}
@@ -55,19 +55,12 @@ func observedAccount(obs observed) string {
 type stackView struct {
 	adminURL, ingressURL string
 	invokerRoleARN       string
-	// instanceKey is the key of the desired instance, if any.
-	instanceKey string
 }
 
-// viewOf reads the view from the built parts and what is observed.
-func viewOf(s *stack, parts []part, obs observed) stackView {
-	v := stackView{invokerRoleARN: invokerRoleARN(s, obs)}
-	for _, p := range parts {
-		if _, ok := p.mr.(*ec2manual.Instance); ok {
-			v.instanceKey = p.key
-		}
-	}
-	v.adminURL, v.ingressURL = environmentURLs(s, v.instanceKey, obs)
+// viewOf reads the view from what is observed.
+func viewOf(env Environment, obs stack.Observed) stackView {
+	v := stackView{invokerRoleARN: invokerRoleARN(env, obs)}
+	v.adminURL, v.ingressURL = env.URLs(obs)
 	return v
 }
 
@@ -76,23 +69,23 @@ func viewOf(s *stack, parts []part, obs observed) stackView {
 // to be registered.
 type stackReport struct {
 	status       v1alpha1.RestateStackStatus
-	waiting      map[concern][]string
+	waiting      map[stack.Concern][]string
 	unregistered []string
 }
 
 // report derives the stack's status from what is observed.
-func report(s *stack, v stackView, plan registrationPlan, desired map[resource.Name]*resource.DesiredComposed, owners map[string]owner, held []heldPart, obs observed) stackReport {
+func report(s *stack.Stack, env Environment, v stackView, plan registrationPlan, desired map[resource.Name]*resource.DesiredComposed, owners map[string]stack.Owner, held []heldPart, obs stack.Observed) stackReport {
 	notYet := notReady(desired)
-	r := stackReport{waiting: map[concern][]string{}}
+	r := stackReport{waiting: map[stack.Concern][]string{}}
 	for _, h := range held {
-		r.waiting[h.owner.concern] = append(r.waiting[h.owner.concern], h.key+" (after "+strings.Join(h.waitsFor, ", ")+")")
+		r.waiting[h.Owner.Concern] = append(r.waiting[h.Owner.Concern], h.Key+" (after "+strings.Join(h.waitsFor, ", ")+")")
 	}
 	busy := map[string]bool{}
 	for _, key := range notYet {
 		o := owners[key]
-		r.waiting[o.concern] = append(r.waiting[o.concern], key)
-		if o.concern == concernServices {
-			busy[o.service] = true
+		r.waiting[o.Concern] = append(r.waiting[o.Concern], key)
+		if o.Concern == stack.ConcernServices {
+			busy[o.Service] = true
 		}
 	}
 	r.status = v1alpha1.RestateStackStatus{
@@ -103,62 +96,23 @@ func report(s *stack, v stackView, plan registrationPlan, desired map[resource.N
 		AdminURL:       v.adminURL,
 		IngressURL:     v.ingressURL,
 	}
-	if s.SelfHosted != nil {
-		r.status.SelfHosted = selfHostedStatus(s, v.instanceKey, obs)
-	}
+	env.Status(obs, &r.status)
 	r.unregistered = registrationStatus(s, plan, &r.status, obs)
 	return r
 }
 
-// environmentURLs are the environment's admin and ingress URLs, once known:
-// a self-hosted server's once the instance reports its DNS name (the
-// private one, or the public one in a public subnet).
-func environmentURLs(s *stack, instanceKey string, obs observed) (admin, ingress string) {
-	switch {
-	case s.Cloud != nil:
-		return cloudURLs(s.Cloud)
-	case s.External != nil:
-		return s.External.AdminURL, s.External.IngressURL
-	}
-	sh := s.SelfHosted
-	host := obs.str(instanceKey, "status.atProvider.privateDnsName")
-	if sh.Public() {
-		host = obs.str(instanceKey, "status.atProvider.publicDnsName")
-	}
-	if host == "" {
-		return "", ""
-	}
-	ingressPort, adminPort := sh.Ports()
-	return serverURLs(host, sh.TLSEnabled(), ingressPort, adminPort)
-}
-
 // invokerRoleARN is the role Restate assumes to invoke Lambda services:
 // one the claim names, or the observed ARN of the one the stack composes.
-func invokerRoleARN(s *stack, obs observed) string {
-	if arn := s.existingInvokerRole(); arn != "" || s.External != nil {
-		return arn
+func invokerRoleARN(env Environment, obs stack.Observed) string {
+	if r := env.InvokerRole(); !r.Composed {
+		return r.ARN
 	}
-	return obs.str(keyInvokerRole, "status.atProvider.arn")
-}
-
-// selfHostedStatus reports the server.
-func selfHostedStatus(s *stack, key string, obs observed) *v1alpha1.SelfHostedStatus {
-	ingressPort, adminPort := s.SelfHosted.Ports()
-	return &v1alpha1.SelfHostedStatus{
-		InstanceID:             obs.str(key, "status.atProvider.instanceId"),
-		PrivateDNSName:         obs.str(key, "status.atProvider.privateDnsName"),
-		PublicDNSName:          obs.str(key, "status.atProvider.publicDnsName"),
-		IngressPort:            ingressPort,
-		AdminPort:              adminPort,
-		IngressSecurityGroupID: obs.str(keyIngressGroup, "status.atProvider.securityGroupID"),
-		AdminSecurityGroupID:   obs.str(keyAdminGroup, "status.atProvider.securityGroupID"),
-		DataVolumeID:           s.SelfHosted.VolumeID,
-	}
+	return obs.Str(stack.KeyInvokerRole, "status.atProvider.arn")
 }
 
 // servicesStatus reports each service: what Lambda observed of its
 // function, and whether all its resources are ready (not busy).
-func servicesStatus(s *stack, obs observed, busy map[string]bool) []v1alpha1.ServiceStatus {
+func servicesStatus(s *stack.Stack, obs stack.Observed, busy map[string]bool) []v1alpha1.ServiceStatus {
 	if len(s.Services) == 0 {
 		return nil
 	}
@@ -170,58 +124,27 @@ func servicesStatus(s *stack, obs observed, busy map[string]bool) []v1alpha1.Ser
 		} else {
 			key := serviceKey(svc.Name, "")
 			st.Kind = "Lambda"
-			st.FunctionARN = obs.str(key, "status.atProvider.functionARN")
-			st.CodeSHA256 = obs.str(key, "status.atProvider.codeSHA256")
+			st.FunctionARN = obs.Str(key, "status.atProvider.functionARN")
+			st.CodeSHA256 = obs.Str(key, "status.atProvider.codeSHA256")
 		}
 		out = append(out, st)
 	}
 	return out
 }
 
-// concern is what a composed resource is for; each has its condition.
-type concern string
-
-const (
-	concernEnvironment  concern = "environment"
-	concernServices     concern = "services"
-	concernRegistration concern = "registration"
-)
-
-// owner is what a part is for: its concern and, for a service's resources,
-// the service.
-type owner struct {
-	concern concern
-	service string
-}
-
-// ownedBy says what the parts are for.
-func ownedBy(parts []part, o owner) []part {
-	for i := range parts {
-		parts[i].owner = o
-	}
-	return parts
-}
+const ()
 
 // ownersOf maps every key composed in this call to its owner. Resources
 // kept while their service is deregistered are known by key alone.
-func ownersOf(parts []part, plan registrationPlan) map[string]owner {
-	out := make(map[string]owner, len(parts)+len(plan.parts)+len(plan.kept))
+func ownersOf(parts []stack.Part, plan registrationPlan) map[string]stack.Owner {
+	out := make(map[string]stack.Owner, len(parts)+len(plan.parts)+len(plan.kept))
 	for _, p := range append(parts, plan.parts...) {
-		out[p.key] = p.owner
+		out[p.Key] = p.Owner
 	}
 	for key := range plan.kept {
-		out[string(key)] = owner{concern: concernServices, service: serviceOfKey(string(key))}
+		out[string(key)] = stack.Owner{Concern: stack.ConcernServices, Service: serviceOfKey(string(key))}
 	}
 	return out
-}
-
-// serverURLs builds the admin and ingress URLs of a host. With TLS the
-// ingress is on https's own port, so it is left out.
-func serverURLs(host string, tls bool, ingressPort, adminPort int32) (admin, ingress string) {
-	if tls {
-		return fmt.Sprintf("https://%s:%d", host, adminPort), "https://" + host
-	}
-	return fmt.Sprintf("http://%s:%d", host, adminPort), fmt.Sprintf("http://%s:%d", host, ingressPort)
 }
 
 // waitingMessage says what a stack that is not ready waits for.

@@ -9,7 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 func TestReadinessAndURLs(t *testing.T) {
@@ -53,11 +55,11 @@ func TestReadinessAndURLs(t *testing.T) {
 					at = map[string]any{"instanceId": "i-0abc", "privateDnsName": "ip-10-0-1-5.eu-central-1.compute.internal",
 						"publicDnsName": "ec2-198-51-100-5.eu-central-1.compute.amazonaws.com"}
 				}
-				if k == keyInvokerRole {
+				if k == stack.KeyInvokerRole {
 					at = map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role"}
 				}
-				if k == keyDataVolume {
-					at = atProviderOf(settled, keyDataVolume)
+				if k == selfhosted.KeyDataVolume {
+					at = atProviderOf(settled, selfhosted.KeyDataVolume)
 				}
 				observed = append(observed, observedReady(k, u.GetAPIVersion(), u.GetKind(), at))
 			}
@@ -81,18 +83,18 @@ func TestReadinessAndURLs(t *testing.T) {
 // policies that name exact ARNs wait until the instance role's ARN is
 // observed, and then use its account.
 func TestAccountFromObservedARN(t *testing.T) {
-	noAccount := newPolicy(func(p *policy.StackPolicy) { p.AccountID = "" })
+	noAccount := newPolicy(func(p *platform.StackPolicy) { p.AccountID = "" })
 	d := compose(t, newXR(), noAccount)
-	for _, k := range []string{keyInvokerRole, keyInstanceRolePolicy} {
+	for _, k := range []string{stack.KeyInvokerRole, selfhosted.KeyInstanceRolePolicy} {
 		if _, ok := d[k]; ok {
 			t.Errorf("%s composed before the account is known", k)
 		}
 	}
-	role := observedReady(keyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role",
+	role := observedReady(selfhosted.KeyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role",
 		map[string]any{"arn": "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role"})
 	d = compose(t, newXR(), noAccount, role, observedVolume("vol-0123456789abcdef0"))
-	wantContains(t, str(d[keyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role")
-	wantContains(t, policyDoc(t, d[keyInstanceRolePolicy]), "arn:aws:iam::444455556666:role/demo-x7k2p-invoker-role")
+	wantContains(t, str(d[stack.KeyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), "arn:aws:iam::444455556666:role/demo-x7k2p-instance-role")
+	wantContains(t, policyDoc(t, d[selfhosted.KeyInstanceRolePolicy]), "arn:aws:iam::444455556666:role/demo-x7k2p-invoker-role")
 }
 
 // TestInstanceReplacedOnLaunchChanges: what EC2 cannot change in place

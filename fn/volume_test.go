@@ -5,9 +5,12 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // withObserved replaces one observed resource's object.
@@ -30,7 +33,7 @@ func TestDataVolumeKeptAcrossReplacement(t *testing.T) {
 	xr := newXR()
 	d, obs := settle(t, xr, newPolicy(), nil)
 	oldKey, _ := instanceOf(t, d)
-	volumeID := atProviderOf(obs, keyDataVolume)["volumeID"].(string)
+	volumeID := atProviderOf(obs, selfhosted.KeyDataVolume)["volumeID"].(string)
 
 	bigger := newXR(func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.InstanceType = "t4g.small" })
 	next := compose(t, bigger, newPolicy(), obs...)
@@ -38,8 +41,8 @@ func TestDataVolumeKeptAcrossReplacement(t *testing.T) {
 	if newKey == oldKey || next[oldKey] != nil {
 		t.Fatalf("instance %s, then %s: want a new instance and the old one dropped", oldKey, newKey)
 	}
-	if !reflect.DeepEqual(next[keyDataVolume].Object, d[keyDataVolume].Object) {
-		t.Errorf("the data volume changed with the instance:\n%v\n%v", d[keyDataVolume].Object, next[keyDataVolume].Object)
+	if !reflect.DeepEqual(next[selfhosted.KeyDataVolume].Object, d[selfhosted.KeyDataVolume].Object) {
+		t.Errorf("the data volume changed with the instance:\n%v\n%v", d[selfhosted.KeyDataVolume].Object, next[selfhosted.KeyDataVolume].Object)
 	}
 	want(t, fileOnHost(t, hostOf(t, next), "data-volume"), volumeID)
 }
@@ -48,29 +51,35 @@ func TestDataVolumeKeptAcrossReplacement(t *testing.T) {
 // new release of the bootstrap, say), the data volume is the same resource
 // and the instance holds no data of its own.
 func TestBootstrapChangeKeepsData(t *testing.T) {
-	s, errs := resolve(newXR(), newPolicy())
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	s.SelfHosted.VolumeID = "vol-0123456789abcdef0"
-	partsWith := func(script string) map[string]part {
-		parts, err := buildStack(s, func(string, *selfHosted) ([]byte, error) { return []byte(script), nil })
+	partsWith := func(script string) map[string]stack.Part {
+		xr, p := newXR(), newPolicy()
+		s, _, errs := resolve(xr, p, nil)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		env, errs := selfhosted.Resolve(s, selfhosted.LogGroupScope(xr), *xr.Spec.Environment.SelfHosted, p,
+			func(string, *selfhosted.Server) ([]byte, error) { return []byte(script), nil }, field.NewPath("spec", "environment", "selfHosted"))
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		env.VolumeID = "vol-0123456789abcdef0"
+		parts, err := buildStack(s, env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]part{}
+		m := map[string]stack.Part{}
 		for _, p := range parts {
-			m[p.key] = p
+			m[p.Key] = p
 		}
 		return m
 	}
 	a, b := partsWith("#!/bin/bash\necho one\n"), partsWith("#!/bin/bash\necho two\n")
-	if !reflect.DeepEqual(a[keyDataVolume], b[keyDataVolume]) {
+	if !reflect.DeepEqual(a[selfhosted.KeyDataVolume], b[selfhosted.KeyDataVolume]) {
 		t.Error("a new bootstrap changes the data volume")
 	}
 	var instances int
 	for k, p := range a {
-		if _, ok := b[k]; !ok && p.key != keyDataVolume {
+		if _, ok := b[k]; !ok && p.Key != selfhosted.KeyDataVolume {
 			instances++ // the instance, under a new key
 		}
 	}
@@ -112,7 +121,7 @@ func TestVolumeChangesRefused(t *testing.T) {
 // volume id gone from status.atProvider), nothing composed from them is
 // withdrawn or replaced.
 func TestLearnedFactsKept(t *testing.T) {
-	noAccount := newPolicy(func(p *policy.StackPolicy) { p.AccountID = "" })
+	noAccount := newPolicy(func(p *platform.StackPolicy) { p.AccountID = "" })
 	xr := newXR()
 	d, obs := settle(t, xr, noAccount, nil)
 	rsp := run(t, newRequest(t, xr, noAccount, obs...))
@@ -135,16 +144,16 @@ func TestLearnedFactsKept(t *testing.T) {
 	xr.Status.AccountID = account
 	xr.Status.SelfHosted = &v1alpha1.SelfHostedStatus{DataVolumeID: volume}
 	again := compose(t, xr, noAccount, lost...)
-	if !reflect.DeepEqual(sortedKeys(again), sortedKeys(d)) {
-		t.Errorf("composed %v, want %v as before", sortedKeys(again), sortedKeys(d))
+	if !reflect.DeepEqual(stack.SortedKeys(again), stack.SortedKeys(d)) {
+		t.Errorf("composed %v, want %v as before", stack.SortedKeys(again), stack.SortedKeys(d))
 	}
-	want(t, policyDoc(t, again[keyInstanceRolePolicy]), policyDoc(t, d[keyInstanceRolePolicy]))
+	want(t, policyDoc(t, again[selfhosted.KeyInstanceRolePolicy]), policyDoc(t, d[selfhosted.KeyInstanceRolePolicy]))
 
 	// Without the kept status the stack would have withdrawn them: this is
 	// what the status guards against.
 	xr.Status = v1alpha1.RestateStackStatus{}
 	forgot := compose(t, xr, noAccount, lost...)
-	if _, ok := forgot[keyInstanceRolePolicy]; ok {
+	if _, ok := forgot[selfhosted.KeyInstanceRolePolicy]; ok {
 		t.Error("the host's policy is composed with no account id known: the check above proves nothing")
 	}
 }

@@ -6,7 +6,7 @@
 # fn/testdata/fuzz that is removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets='^(FuzzAWSName|FuzzComposeSpec|FuzzObservedState|FuzzUserData)$'
+targets='^(FuzzResourceName|FuzzComposeSpec|FuzzObservedState|FuzzUserData)$'
 cache="$(go env GOCACHE)/fuzz/$(go list ./fn)"
 out="${OUT:-_output}/fuzzcover"
 mkdir -p "$out"

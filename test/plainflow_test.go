@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
-	"github.com/restate-crossplane/function-restate-stack/internal/yamldocs"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/localrender"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/yamldocs"
 )
 
 // TestPlainRenderFlow runs the README's plain flow, the Crossplane docs'

@@ -18,11 +18,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
-	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
-	"github.com/restate-crossplane/function-restate-stack/internal/schemacheck"
-	"github.com/restate-crossplane/function-restate-stack/internal/userdataview"
-	"github.com/restate-crossplane/function-restate-stack/internal/yamldocs"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/localrender"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/providersim"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/schemacheck"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/userdataview"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/yamldocs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under test/golden")

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
-	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/loopback"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/testproc"
 )
 
 // Real Restate parts for the registration tests: restate-server from npm

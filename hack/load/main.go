@@ -29,8 +29,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/benchdata"
-	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
+	"github.com/restate-crossplane/function-restate-stack/hack/benchdata"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/loopback"
 )
 
 func main() {

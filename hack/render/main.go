@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/localrender"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/localrender"
 )
 
 func main() {

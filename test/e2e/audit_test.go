@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/accountaudit"
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
-	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/accountaudit"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/providersim"
 )
 
 // expectedFailures are findings of main that an open issue fixes, by flow
@@ -143,8 +143,8 @@ func declaredAdminAccess(t *testing.T, b *box, composition string) []string {
 }
 
 // shapesFixture is where the real provider's status shapes are recorded
-// for the render's stand-in to be held to (internal/providersim).
-const shapesFixture = "internal/providersim/testdata/provider-shapes.json"
+// for the render's stand-in to be held to (internal/testkit/providersim).
+const shapesFixture = "internal/testkit/providersim/testdata/provider-shapes.json"
 
 // recordShapes records the status.atProvider shapes provider-aws reported
 // for the example stacks, and fails when they differ from the checked-in

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
-
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -14,6 +12,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	policy "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // The emulated AWS account: moto (the machine image's moto_server, with

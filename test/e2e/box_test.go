@@ -31,7 +31,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/testproc"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/testproc"
 )
 
 // bin returns the path of a tool make e2e built, from its variable.

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
-	"github.com/restate-crossplane/function-restate-stack/internal/loopback"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/loopback"
 )
 
 const repo = "../.."

@@ -20,9 +20,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/restate-crossplane/function-restate-stack/internal/providersim"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/register"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/providersim"
 )
 
 var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}

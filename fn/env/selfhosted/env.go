@@ -1,0 +1,111 @@
+// Package selfhosted is the self-hosted environment: a single-node Restate
+// server on EC2 (the CDK's SingleNodeRestateDeployment) with its network,
+// identity, host, user data, memory budget and data volume.
+package selfhosted
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+)
+
+// Env is a resolved self-hosted environment.
+type Env struct {
+	*Server
+	userData UserDataFunc
+	// instanceKey is the key of the instance Compose built.
+	instanceKey string
+}
+
+// fieldPath is where a claim sets a self-hosted environment.
+var fieldPath = field.NewPath("spec", "environment", "selfHosted")
+
+// Compose composes the server with its network, identity and logs.
+func (e *Env) Compose(s *stack.Stack) ([]stack.Part, error) {
+	sh := e.Server
+	netParts, at := buildNetwork(s, sh)
+	parts := append(netParts, buildSecurityGroups(s, sh, at)...)
+	parts = append(parts, buildAdminAccess(s, sh)...)
+	parts = append(parts, buildIdentity(s, sh)...)
+	parts = append(parts, buildLogGroup(s, sh), buildDataVolume(s, sh))
+	host, err := buildHost(s, sh, at, fieldPath, e.userData)
+	if err != nil {
+		return nil, err
+	}
+	e.instanceKey = host.Key
+	return append(parts, host), nil
+}
+
+// Learn takes the data volume's id: observed, or kept in the composite's
+// status when the observation has lost it, since the host's user data and
+// policy name it.
+func (e *Env) Learn(obs stack.Observed, kept v1alpha1.RestateStackStatus) {
+	e.VolumeID = obs.Str(KeyDataVolume, "status.atProvider.volumeID")
+	if e.VolumeID == "" && kept.SelfHosted != nil {
+		e.VolumeID = kept.SelfHosted.DataVolumeID
+	}
+}
+
+// CheckObserved refuses changes to what the data volume was created with.
+func (e *Env) CheckObserved(obs stack.Observed) field.ErrorList {
+	return volumeUnchanged(e.Server, obs)
+}
+
+// URLs are the server's admin and ingress URLs once the instance reports
+// its DNS name (the private one, or the public one in a public subnet).
+func (e *Env) URLs(obs stack.Observed) (admin, ingress string) {
+	host := obs.Str(e.instanceKey, "status.atProvider.privateDnsName")
+	if e.Public() {
+		host = obs.Str(e.instanceKey, "status.atProvider.publicDnsName")
+	}
+	if host == "" {
+		return "", ""
+	}
+	ingressPort, adminPort := e.Ports()
+	return serverURLs(host, e.TLSEnabled(), ingressPort, adminPort)
+}
+
+// InvokerRole is the role the stack composes for the host to assume.
+func (e *Env) InvokerRole() stack.InvokerRole { return stack.InvokerRole{Composed: true} }
+
+// Token is none: the admin API is reached only from where the platform
+// lets it be.
+func (e *Env) Token() *v1alpha1.SecretKeyReference { return nil }
+
+// Insecure: with TLS, nginx presents a self-signed certificate.
+func (e *Env) Insecure() bool { return e.TLSEnabled() }
+
+// AdminURL is none the claim gives.
+func (e *Env) AdminURL() (string, *field.Path) { return "", nil }
+
+// AdminReachable: the admin API is in the host's VPC, which the cluster
+// reaches only where the platform declares a path.
+func (e *Env) AdminReachable(r stack.RegistrationSettings) bool { return r.AdminAccess.Declared() }
+
+// Status reports the server.
+func (e *Env) Status(obs stack.Observed, st *v1alpha1.RestateStackStatus) {
+	key := e.instanceKey
+	ingressPort, adminPort := e.Ports()
+	st.SelfHosted = &v1alpha1.SelfHostedStatus{
+		InstanceID:             obs.Str(key, "status.atProvider.instanceId"),
+		PrivateDNSName:         obs.Str(key, "status.atProvider.privateDnsName"),
+		PublicDNSName:          obs.Str(key, "status.atProvider.publicDnsName"),
+		IngressPort:            ingressPort,
+		AdminPort:              adminPort,
+		IngressSecurityGroupID: obs.Str(KeyIngressGroup, "status.atProvider.securityGroupID"),
+		AdminSecurityGroupID:   obs.Str(KeyAdminGroup, "status.atProvider.securityGroupID"),
+		DataVolumeID:           e.VolumeID,
+	}
+}
+
+// serverURLs builds the admin and ingress URLs of a host. With TLS the
+// ingress is on https's own port, so it is left out.
+func serverURLs(host string, tls bool, ingressPort, adminPort int32) (admin, ingress string) {
+	if tls {
+		return fmt.Sprintf("https://%s:%d", host, adminPort), "https://" + host
+	}
+	return fmt.Sprintf("http://%s:%d", host, adminPort), fmt.Sprintf("http://%s:%d", host, ingressPort)
+}

@@ -1,0 +1,511 @@
+// Package accountaudit proves, from what an AWS account holds (read through
+// the AWS APIs, not from a render), that each flow a RestateStack exists for
+// has its path, and that nothing more is open: the host reaches the
+// internet; clients reach the ingress and registration the admin API from
+// exactly the declared sources; the host attaches exactly its data volume,
+// to itself; Restate assumes exactly its invoker role,
+// which invokes exactly the stack's functions; the host and each function
+// write exactly their own logs; Restate Cloud assumes its role only with
+// the environment's external id. Each identity is also denied the same
+// action on the matching resource of every other stack in the account.
+//
+// IAM decisions come from internal/iampolicy, which fails closed. AWS
+// managed policies that grant on "*" by design (SSM's core, X-Ray's write)
+// are recorded as such, not evaluated; any other attached policy is a
+// finding.
+package accountaudit
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/iampolicy"
+)
+
+// Account is what the account holds (test/e2e/moto/account.py describe).
+type Account struct {
+	Instances        []Instance        `json:"instances"`
+	SecurityGroups   []SecurityGroup   `json:"securityGroups"`
+	Subnets          []Subnet          `json:"subnets"`
+	Roles            []Role            `json:"roles"`
+	InstanceProfiles []InstanceProfile `json:"instanceProfiles"`
+	Functions        []Function        `json:"functions"`
+	LogGroups        []LogGroup        `json:"logGroups"`
+	Volumes          []Volume          `json:"volumes"`
+}
+
+// Instance is an EC2 instance.
+type Instance struct {
+	ID         string            `json:"id"`
+	Region     string            `json:"region"`
+	Zone       string            `json:"zone"`
+	Tags       map[string]string `json:"tags"`
+	SubnetID   string            `json:"subnetId"`
+	Groups     []string          `json:"groups"`
+	PublicIP   string            `json:"publicIp"`
+	ProfileARN string            `json:"profileArn"`
+}
+
+// Volume is an EBS volume.
+type Volume struct {
+	ID        string            `json:"id"`
+	Region    string            `json:"region"`
+	Zone      string            `json:"zone"`
+	Encrypted bool              `json:"encrypted"`
+	Tags      map[string]string `json:"tags"`
+}
+
+// SecurityGroup is a security group and its rules.
+type SecurityGroup struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Ingress []Rule `json:"ingress"`
+	Egress  []Rule `json:"egress"`
+}
+
+// Rule is one permission of a security group.
+type Rule struct {
+	Protocol string   `json:"protocol"`
+	FromPort int      `json:"fromPort"`
+	ToPort   int      `json:"toPort"`
+	CIDRs    []string `json:"cidrs"`
+	Groups   []string `json:"groups"`
+}
+
+// Subnet is a subnet with the routes of its route table.
+type Subnet struct {
+	ID     string  `json:"id"`
+	Routes []Route `json:"routes"`
+}
+
+// Route is a route: a destination and the gateway (igw-, nat-, local).
+type Route struct {
+	Destination string `json:"destination"`
+	Gateway     string `json:"gateway"`
+}
+
+// Role is an IAM role with its trust, inline and attached policies.
+type Role struct {
+	Name     string            `json:"name"`
+	ARN      string            `json:"arn"`
+	Trust    string            `json:"trust"`
+	Inline   map[string]string `json:"inline"`
+	Attached []string          `json:"attached"`
+}
+
+// InstanceProfile is an instance profile and its roles' ARNs.
+type InstanceProfile struct {
+	ARN   string   `json:"arn"`
+	Roles []string `json:"roles"`
+}
+
+// Function is a Lambda function.
+type Function struct {
+	Name string `json:"name"`
+	ARN  string `json:"arn"`
+	Role string `json:"role"`
+}
+
+// LogGroup is a CloudWatch Logs group.
+type LogGroup struct {
+	Name string `json:"name"`
+	ARN  string `json:"arn"`
+}
+
+// Stack is what one stack's composite says it built, by AWS identifier.
+type Stack struct {
+	Name string
+	// Host of a self-hosted environment, if any.
+	Host *Host
+	// Functions of its Lambda services.
+	Functions []StackFunction
+	// InvokerRole is the name of the role that invokes the functions, if
+	// the stack grants it (self-hosted, Cloud, or an invoker of its own
+	// account).
+	InvokerRole string
+	// Cloud is the Restate Cloud environment, if the stack composes its
+	// invoker role.
+	Cloud *Cloud
+}
+
+// Host is a self-hosted server.
+type Host struct {
+	InstanceID             string
+	IngressPort, AdminPort int
+	// IngressSources and AdminSources are the declared sources: CIDRs and
+	// security group ids.
+	IngressSources, AdminSources []string
+	InstanceRole                 string
+	LogGroup                     string
+	// DataVolumeID is the volume holding Restate's data.
+	DataVolumeID string
+}
+
+// StackFunction is a Lambda service's function and its execution role.
+type StackFunction struct {
+	Name, ExecRole string
+}
+
+// Cloud is a Restate Cloud environment's trust.
+type Cloud struct {
+	Role, EnvironmentID string
+}
+
+// Finding is a flow without its path, or open beyond it.
+type Finding struct {
+	Stack, Flow, Identity, Resource, Problem string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s: flow %q: %s -> %s: %s", f.Stack, f.Flow, f.Identity, f.Resource, f.Problem)
+}
+
+// Flows the audit checks.
+const (
+	FlowHostInternet    = "host -> internet"
+	FlowClientsIngress  = "clients -> ingress"
+	FlowRegistration    = "registration -> admin API"
+	FlowRestateInvoker  = "Restate -> invoker role"
+	FlowInvokerLambda   = "invoker -> Lambda"
+	FlowHostLogs        = "host -> its log group"
+	FlowHostVolume      = "host -> its data volume"
+	FlowLambdaLogs      = "Lambda -> its log group"
+	FlowCloudInvoker    = "Restate Cloud -> invoker role"
+	FlowManagedPolicies = "managed policies"
+	restateCloudRoleARN = "arn:aws:iam::654654156625:role/RestateCloud"
+	restateCloudSession = "arn:aws:sts::654654156625:assumed-role/RestateCloud/restate"
+	anywhere            = "0.0.0.0/0"
+	httpsPort           = 443
+)
+
+// managedByDesign are the AWS managed policies a host may carry, which
+// grant on "*" by design.
+var managedByDesign = []string{
+	"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+	"arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+
+// Audit checks every stack's flows in the account.
+func Audit(a Account, stacks []Stack) []Finding {
+	au := &auditor{a: a}
+	for i, s := range stacks {
+		others := append(slices.Clone(stacks[:i]), stacks[i+1:]...)
+		if s.Host != nil {
+			au.host(s, others)
+		}
+		for _, f := range s.Functions {
+			au.function(s, f, others)
+		}
+		if s.Cloud != nil {
+			au.cloud(s)
+		}
+	}
+	return au.findings
+}
+
+type auditor struct {
+	a        Account
+	findings []Finding
+}
+
+func (au *auditor) fail(s Stack, flow, identity, resource, format string, args ...any) {
+	au.findings = append(au.findings, Finding{Stack: s.Name, Flow: flow, Identity: identity, Resource: resource, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (au *auditor) host(s Stack, others []Stack) {
+	h := s.Host
+	inst, ok := find(au.a.Instances, func(i Instance) bool { return i.ID == h.InstanceID })
+	if !ok {
+		au.fail(s, FlowHostInternet, "instance "+h.InstanceID, "the account", "no such running instance")
+		return
+	}
+	groups := filter(au.a.SecurityGroups, func(g SecurityGroup) bool { return slices.Contains(inst.Groups, g.ID) })
+	identity := "instance " + inst.ID
+
+	// Host -> internet: egress on 443 anywhere, a default route, a public
+	// address behind an internet gateway.
+	if !slices.ContainsFunc(groups, func(g SecurityGroup) bool {
+		return slices.ContainsFunc(g.Egress, func(r Rule) bool { return r.covers(httpsPort) && slices.Contains(r.CIDRs, anywhere) })
+	}) {
+		au.fail(s, FlowHostInternet, identity, "0.0.0.0/0:443", "no egress rule on the instance's groups %v", inst.Groups)
+	}
+	subnet, _ := find(au.a.Subnets, func(n Subnet) bool { return n.ID == inst.SubnetID })
+	route, ok := find(subnet.Routes, func(r Route) bool { return r.Destination == anywhere })
+	switch {
+	case !ok || !(strings.HasPrefix(route.Gateway, "nat-") || strings.HasPrefix(route.Gateway, "igw-")):
+		au.fail(s, FlowHostInternet, identity, "0.0.0.0/0", "subnet %s has no default route to a NAT or internet gateway", inst.SubnetID)
+	case strings.HasPrefix(route.Gateway, "igw-") && inst.PublicIP == "":
+		au.fail(s, FlowHostInternet, identity, "0.0.0.0/0", "behind internet gateway %s without a public address", route.Gateway)
+	}
+
+	// Clients -> ingress, registration -> admin: exactly the declared
+	// sources; nothing else open; the admin port never to the world.
+	open := map[int][]string{}
+	for _, g := range groups {
+		for _, r := range g.Ingress {
+			for _, port := range []int{h.IngressPort, h.AdminPort} {
+				if r.covers(port) {
+					open[port] = append(open[port], append(slices.Clone(r.CIDRs), r.Groups...)...)
+				}
+			}
+			if !r.covers(h.IngressPort) && !r.covers(h.AdminPort) {
+				au.fail(s, FlowClientsIngress, identity, fmt.Sprintf("%s %d-%d", r.Protocol, r.FromPort, r.ToPort), "open beyond the ingress and admin ports, from %v", append(r.CIDRs, r.Groups...))
+			}
+		}
+	}
+	for flow, port := range map[string]int{FlowClientsIngress: h.IngressPort, FlowRegistration: h.AdminPort} {
+		want := map[int][]string{h.IngressPort: h.IngressSources, h.AdminPort: h.AdminSources}[port]
+		got := dedupe(open[port])
+		if !sameSet(got, want) {
+			au.fail(s, flow, fmt.Sprintf("port %d", port), identity, "open to %v, declared %v", got, want)
+		}
+		if port == h.AdminPort && slices.Contains(got, anywhere) {
+			au.fail(s, flow, fmt.Sprintf("port %d", port), identity, "the admin port is open to the world")
+		}
+	}
+
+	// Identities.
+	profile, found := find(au.a.InstanceProfiles, func(p InstanceProfile) bool { return p.ARN == inst.ProfileARN })
+	role, ok := au.role(h.InstanceRole)
+	if !ok || !slices.Contains(profile.Roles, role.ARN) {
+		au.fail(s, FlowRestateInvoker, identity, "role "+h.InstanceRole, "the instance does not run as its role %s (profile %s, in the account %v, with roles %v)", role.ARN, inst.ProfileARN, found, profile.Roles)
+		return
+	}
+	au.managed(s, role)
+	hostIdentity := "role " + role.Name
+	if invoker, ok := au.role(s.InvokerRole); ok {
+		au.allow(s, FlowRestateInvoker, role, "sts:AssumeRole", invoker.ARN, true)
+		au.trusts(s, FlowRestateInvoker, invoker, role.ARN, "sts:AssumeRole", nil, true)
+		for _, o := range others {
+			if o.InvokerRole != "" {
+				if other, ok := au.role(o.InvokerRole); ok {
+					au.allow(s, FlowRestateInvoker, role, "sts:AssumeRole", other.ARN, false)
+				}
+			}
+			if o.Host != nil {
+				if other, ok := au.role(o.Host.InstanceRole); ok {
+					au.trusts(s, FlowRestateInvoker, invoker, other.ARN, "sts:AssumeRole", nil, false)
+				}
+			}
+		}
+	} else if s.InvokerRole != "" {
+		au.fail(s, FlowRestateInvoker, hostIdentity, "role "+s.InvokerRole, "no such role")
+	}
+	au.volume(s, inst, role, others)
+	logs, ok := au.logGroup(h.LogGroup)
+	if !ok {
+		au.fail(s, FlowHostLogs, hostIdentity, "log group "+h.LogGroup, "no such log group")
+		return
+	}
+	for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+		au.allow(s, FlowHostLogs, role, action, logs+":log-stream:i-0example", true)
+		for _, o := range others {
+			if o.Host != nil {
+				if other, ok := au.logGroup(o.Host.LogGroup); ok && other != logs {
+					au.allow(s, FlowHostLogs, role, action, other+":log-stream:i-0example", false)
+				}
+			}
+		}
+	}
+}
+
+// volume checks the host's data volume: encrypted, in the instance's zone,
+// and attachable by the host's role exactly there: to its own instance, as
+// the instance's tags show it; not the volume of any other stack, not to any
+// other stack's instance, nor to an instance of no stack.
+func (au *auditor) volume(s Stack, inst Instance, role Role, others []Stack) {
+	h := s.Host
+	identity := "role " + role.Name
+	v, ok := find(au.a.Volumes, func(v Volume) bool { return v.ID == h.DataVolumeID })
+	if !ok {
+		au.fail(s, FlowHostVolume, identity, "volume "+h.DataVolumeID, "no such volume")
+		return
+	}
+	if !v.Encrypted {
+		au.fail(s, FlowHostVolume, identity, "volume "+v.ID, "not encrypted")
+	}
+	if v.Zone != inst.Zone {
+		au.fail(s, FlowHostVolume, identity, "volume "+v.ID, "in zone %s, the instance %s in %s: it cannot attach", v.Zone, inst.ID, inst.Zone)
+	}
+	account := strings.Split(role.ARN, ":")[4]
+	arn := func(region, resource string) string { return "arn:aws:ec2:" + region + ":" + account + ":" + resource }
+	tagged := func(i Instance) map[string]string {
+		ctx := map[string]string{}
+		for k, v := range i.Tags {
+			ctx["aws:ResourceTag/"+k] = v
+		}
+		return ctx
+	}
+	const attach = "ec2:AttachVolume"
+	au.allowWith(s, FlowHostVolume, role, attach, arn(v.Region, "volume/"+v.ID), nil, true)
+	au.allowWith(s, FlowHostVolume, role, attach, arn(inst.Region, "instance/"+inst.ID), tagged(inst), true)
+	au.allowWith(s, FlowHostVolume, role, attach, arn(inst.Region, "instance/i-0ofnostack"), nil, false)
+	for _, o := range others {
+		if o.Host == nil {
+			continue
+		}
+		if ov, ok := find(au.a.Volumes, func(x Volume) bool { return x.ID == o.Host.DataVolumeID }); ok {
+			au.allowWith(s, FlowHostVolume, role, attach, arn(ov.Region, "volume/"+ov.ID), nil, false)
+		}
+		if oi, ok := find(au.a.Instances, func(x Instance) bool { return x.ID == o.Host.InstanceID }); ok {
+			au.allowWith(s, FlowHostVolume, role, attach, arn(oi.Region, "instance/"+oi.ID), tagged(oi), false)
+		}
+	}
+}
+
+func (au *auditor) function(s Stack, f StackFunction, others []Stack) {
+	fn, ok := find(au.a.Functions, func(x Function) bool { return x.Name == f.Name })
+	if !ok {
+		au.fail(s, FlowInvokerLambda, "the stack", "function "+f.Name, "no such function")
+		return
+	}
+	if invoker, ok := au.role(s.InvokerRole); ok {
+		for _, arn := range []string{fn.ARN, fn.ARN + ":$LATEST", fn.ARN + ":1"} {
+			au.allow(s, FlowInvokerLambda, invoker, "lambda:InvokeFunction", arn, true)
+		}
+		for _, o := range others {
+			for _, of := range o.Functions {
+				if other, ok := find(au.a.Functions, func(x Function) bool { return x.Name == of.Name }); ok {
+					au.allow(s, FlowInvokerLambda, invoker, "lambda:InvokeFunction", other.ARN, false)
+				}
+			}
+		}
+	}
+	exec, ok := au.role(f.ExecRole)
+	if !ok || exec.ARN != fn.Role {
+		au.fail(s, FlowLambdaLogs, "function "+f.Name, "role "+f.ExecRole, "the function does not run as its role (%s)", fn.Role)
+		return
+	}
+	au.managed(s, exec)
+	au.trusts(s, FlowLambdaLogs, exec, "lambda.amazonaws.com", "sts:AssumeRole", nil, true)
+	own, ok := au.logGroup("/aws/lambda/" + f.Name)
+	if !ok {
+		// Lambda creates it on the first invocation; its ARN is known.
+		own = strings.Replace(fn.ARN, ":lambda:", ":logs:", 1)
+		own = own[:strings.Index(own, ":function:")] + ":log-group:/aws/lambda/" + f.Name
+	}
+	au.allow(s, FlowLambdaLogs, exec, "logs:PutLogEvents", own+":log-stream:2026/01/01/[$LATEST]x", true)
+	for _, o := range append(others, s) {
+		for _, of := range o.Functions {
+			if of.Name != f.Name {
+				other := own[:strings.Index(own, ":log-group:")] + ":log-group:/aws/lambda/" + of.Name
+				au.allow(s, FlowLambdaLogs, exec, "logs:PutLogEvents", other+":log-stream:x", false)
+			}
+		}
+	}
+}
+
+func (au *auditor) cloud(s Stack) {
+	role, ok := au.role(s.Cloud.Role)
+	if !ok {
+		au.fail(s, FlowCloudInvoker, "Restate Cloud", "role "+s.Cloud.Role, "no such role")
+		return
+	}
+	good := map[string]string{"sts:ExternalId": s.Cloud.EnvironmentID, "aws:PrincipalArn": restateCloudRoleARN}
+	au.trusts(s, FlowCloudInvoker, role, restateCloudSession, "sts:AssumeRole", good, true)
+	au.trusts(s, FlowCloudInvoker, role, restateCloudSession, "sts:AssumeRole", map[string]string{"aws:PrincipalArn": restateCloudRoleARN}, false)
+	au.trusts(s, FlowCloudInvoker, role, restateCloudSession, "sts:AssumeRole", map[string]string{"sts:ExternalId": "env_another", "aws:PrincipalArn": restateCloudRoleARN}, false)
+	au.trusts(s, FlowCloudInvoker, role, "arn:aws:sts::111122223333:assumed-role/Other/x", "sts:AssumeRole", good, false)
+}
+
+// allow checks that a role's inline policies allow (or, want false, deny)
+// an action on a resource.
+func (au *auditor) allow(s Stack, flow string, r Role, action, resource string, want bool) {
+	au.allowWith(s, flow, r, action, resource, nil, want)
+}
+
+// allowWith is allow with the request's condition keys (a resource's tags,
+// say).
+func (au *auditor) allowWith(s Stack, flow string, r Role, action, resource string, ctx map[string]string, want bool) {
+	allowed := false
+	for name, doc := range r.Inline {
+		d, err := iampolicy.Parse(doc)
+		if err != nil {
+			au.fail(s, flow, "role "+r.Name, "policy "+name, "cannot be evaluated: %v", err)
+			continue
+		}
+		allowed = allowed || d.Allows(iampolicy.Request{Action: action, Resource: resource, Context: ctx})
+	}
+	if allowed != want {
+		au.fail(s, flow, "role "+r.Name, resource, "%s %s, want %s", action, verdict(allowed), verdict(want))
+	}
+}
+
+// trusts checks that a role's trust lets (or, want false, does not let) a
+// principal do an action.
+func (au *auditor) trusts(s Stack, flow string, r Role, principal, action string, ctx map[string]string, want bool) {
+	d, err := iampolicy.Parse(r.Trust)
+	if err != nil {
+		au.fail(s, flow, principal, "trust of role "+r.Name, "cannot be evaluated: %v", err)
+		return
+	}
+	if got := d.Trusts(iampolicy.Request{Principal: principal, Action: action, Context: ctx}); got != want {
+		au.fail(s, flow, principal, "role "+r.Name, "%s with %v %s, want %s", action, ctx, verdict(got), verdict(want))
+	}
+}
+
+// managed records the managed policies a role carries: those that grant
+// on "*" by design are expected; any other is a finding.
+func (au *auditor) managed(s Stack, r Role) {
+	for _, p := range r.Attached {
+		if !slices.Contains(managedByDesign, p) {
+			au.fail(s, FlowManagedPolicies, "role "+r.Name, p, "an attached policy outside those granted on * by design (%v)", managedByDesign)
+		}
+	}
+}
+
+func (au *auditor) role(name string) (Role, bool) {
+	return find(au.a.Roles, func(r Role) bool { return name != "" && r.Name == name })
+}
+
+// logGroup is a log group's ARN without the ":*" AWS appends.
+func (au *auditor) logGroup(name string) (string, bool) {
+	g, ok := find(au.a.LogGroups, func(g LogGroup) bool { return g.Name == name })
+	return strings.TrimSuffix(g.ARN, ":*"), ok
+}
+
+// covers says whether a rule opens a TCP port (all traffic included).
+func (r Rule) covers(port int) bool {
+	if r.Protocol == "-1" {
+		return true
+	}
+	return r.Protocol == "tcp" && r.FromPort <= port && port <= r.ToPort
+}
+
+func verdict(allowed bool) string {
+	if allowed {
+		return "allowed"
+	}
+	return "denied"
+}
+
+func find[T any](xs []T, f func(T) bool) (T, bool) {
+	for _, x := range xs {
+		if f(x) {
+			return x, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+func filter[T any](xs []T, f func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if f(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func dedupe(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sameSet(a, b []string) bool {
+	return slices.Equal(dedupe(a), dedupe(b))
+}
