@@ -55,6 +55,7 @@ func (c *serveCmd) Run() error {
 type cli struct {
 	Serve    serveCmd    `cmd:"" default:"withargs" help:"Serve the composition function (the default)."`
 	Register registerCmd `cmd:"" help:"Register a service endpoint with a Restate environment (what registration Jobs run)."`
+	Agent    agentCmd    `cmd:"" help:"Keep a self-hosted stack's services registered from its host (what the host runs)."`
 }
 
 // kongOptions configure the command line; the register command's defaults

@@ -45,6 +45,7 @@ type Args struct {
 	Private         bool   `name:"private" help:"Make the discovered services private (not reachable through the ingress)."`
 	ExpectedService string `name:"expected-service" help:"Fail unless discovery finds this service; nothing is registered then."`
 
+	DeletePrunedVersions bool `name:"delete-pruned-versions" help:"Delete the Lambda versions that only pruned deployments used."`
 	Prune                bool `name:"prune" help:"Prune drained deployments of the same services after registering."`
 	RevisionHistoryLimit int  `name:"revision-history-limit" help:"Drained deployments pruning keeps." default:"${revision_history_limit}"`
 	MaxPrunedPerRun      int  `name:"max-pruned-per-run" help:"Deployments one run prunes at most." default:"${max_pruned_per_run}"`
@@ -137,7 +138,16 @@ func (a Args) CommandLine() []string {
 // leaves out are zero, not defaulted: Parse(a.CommandLine()) is a, but for
 // pruning limits without --prune, which are not rendered.
 func Parse(line []string) (Args, error) {
-	var a Args
+	return parseOnto(Args{}, line)
+}
+
+// ParseWithDefaults reads a command line as the command does: flags it
+// leaves out take their defaults.
+func ParseWithDefaults(line []string) (Args, error) {
+	return parseOnto(Defaults(), line)
+}
+
+func parseOnto(a Args, line []string) (Args, error) {
 	if len(line) == 0 || line[0] != Command {
 		return a, fmt.Errorf("not a %s command line: %q", Command, line)
 	}

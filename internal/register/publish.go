@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -15,6 +16,12 @@ type Publisher interface {
 	// Publish publishes the function's current code and configuration as
 	// a version, if it has the given code hash, and returns the version.
 	Publish(ctx context.Context, functionARN, codeSHA256 string) (string, error)
+}
+
+// VersionDeleter deletes a published version of a Lambda function.
+type VersionDeleter interface {
+	// DeleteVersion deletes the version a qualified ARN names.
+	DeleteVersion(ctx context.Context, qualifiedARN string) error
 }
 
 // LambdaPublisher publishes with the AWS SDK, as the Job's AWS identity
@@ -50,4 +57,22 @@ func (p *LambdaPublisher) Publish(ctx context.Context, functionARN, codeSHA256 s
 		return "", fmt.Errorf("cannot publish a version of %s: %w", functionARN, err)
 	}
 	return aws.ToString(out.Version), nil
+}
+
+// DeleteVersion deletes one version. It takes a qualified ARN alone: the
+// function itself is never deleted here (and the host's grant names only
+// qualified ARNs, so it could not be).
+func (p *LambdaPublisher) DeleteVersion(ctx context.Context, qualifiedARN string) error {
+	i := strings.LastIndex(qualifiedARN, ":")
+	if !isPublishedVersion(qualifiedARN) {
+		return fmt.Errorf("%s is not a published version's ARN", qualifiedARN)
+	}
+	_, err := p.client.DeleteFunction(ctx, &lambda.DeleteFunctionInput{
+		FunctionName: aws.String(qualifiedARN[:i]),
+		Qualifier:    aws.String(qualifiedARN[i+1:]),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot delete version %s: %w", qualifiedARN, err)
+	}
+	return nil
 }

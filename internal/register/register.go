@@ -43,6 +43,9 @@ type Options struct {
 	// CodeSHA256 is the code a Published version must have.
 	CodeSHA256 string
 	Publisher  Publisher
+	// DeletePrunedVersions deletes the Lambda versions that only pruned
+	// deployments used (with Publisher, which must be a VersionDeleter).
+	DeletePrunedVersions bool
 
 	Force, Breaking, Private bool
 	// ExpectedService must be among the discovered services.
@@ -88,7 +91,7 @@ func OptionsOf(a regcontract.Args) Options {
 	return Options{
 		AdminURL: a.AdminURL, Insecure: a.Insecure, AllowLoopback: a.AllowLoopback,
 		LambdaARN: a.LambdaARN, URI: a.URI, AssumeRoleARN: a.AssumeRoleARN,
-		Versioning: a.Versioning, CodeSHA256: a.CodeSHA256,
+		Versioning: a.Versioning, CodeSHA256: a.CodeSHA256, DeletePrunedVersions: a.DeletePrunedVersions,
 		Force: a.Force, Breaking: a.Breaking, Private: a.Private, ExpectedService: a.ExpectedService,
 		Prune: a.Prune, RevisionHistoryLimit: a.RevisionHistoryLimit, MaxPrunedPerRun: a.MaxPrunedPerRun,
 		Health: Backoff{Attempts: a.HealthAttempts, Initial: a.HealthInitialBackoff, Max: a.HealthMaxBackoff,
@@ -283,7 +286,7 @@ func registerWithRetries(ctx context.Context, c *restateadmin.Client, req restat
 // keeping the newest RevisionHistoryLimit and deleting at most
 // MaxPrunedPerRun, oldest first among the rest.
 func prune(ctx context.Context, c *restateadmin.Client, res *Result, o Options) ([]string, error) {
-	rows, err := c.Query(ctx, `SELECT d.id AS id, d.created_at AS created_at, d.services AS services
+	rows, err := c.Query(ctx, `SELECT d.id AS id, d.created_at AS created_at, d.services AS services, d.endpoint AS endpoint
 		FROM sys_deployment d
 		LEFT JOIN sys_service s ON d.id = s.deployment_id
 		LEFT JOIN sys_invocation_status i ON d.id = i.pinned_deployment_id AND i.status != 'completed'
@@ -291,15 +294,65 @@ func prune(ctx context.Context, c *restateadmin.Client, res *Result, o Options) 
 	if err != nil {
 		return nil, err
 	}
-	var pruned []string
+	endpoints := map[string]string{}
+	for _, r := range rows {
+		id, _ := r["id"].(string)
+		endpoints[id], _ = r["endpoint"].(string)
+	}
+	var pruned, versions []string
 	for _, id := range toPrune(rows, res, o.RevisionHistoryLimit, o.MaxPrunedPerRun) {
 		if err := c.DeleteDeployment(ctx, id); err != nil {
 			return pruned, err
 		}
 		pruned = append(pruned, id)
 		logf(o, "pruned drained deployment %s", id)
+		if v := endpoints[id]; isPublishedVersion(v) {
+			versions = append(versions, v)
+		}
+	}
+	if o.DeletePrunedVersions && len(versions) > 0 {
+		return pruned, deleteVersions(ctx, c, o, versions)
 	}
 	return pruned, nil
+}
+
+// deleteVersions deletes the Lambda versions of pruned deployments that no
+// remaining deployment uses (two deployments may share a version when one
+// was registered again with force).
+func deleteVersions(ctx context.Context, c *restateadmin.Client, o Options, versions []string) error {
+	d, ok := o.Publisher.(VersionDeleter)
+	if !ok {
+		return errors.New("deleting pruned versions needs a Lambda client")
+	}
+	rows, err := c.Query(ctx, "SELECT endpoint FROM sys_deployment")
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, r := range rows {
+		ep, _ := r["endpoint"].(string)
+		used[ep] = true
+	}
+	for _, v := range versions {
+		if used[v] {
+			continue
+		}
+		if err := d.DeleteVersion(ctx, v); err != nil {
+			return err
+		}
+		logf(o, "deleted Lambda version %s, which only pruned deployments used", v)
+	}
+	return nil
+}
+
+// isPublishedVersion says whether an endpoint is a Lambda ARN qualified by
+// a version number (not $LATEST, not an alias).
+func isPublishedVersion(endpoint string) bool {
+	f := strings.Split(endpoint, ":")
+	if len(f) != 8 || f[0] != "arn" || f[5] != "function" || f[7] == "" {
+		return false
+	}
+	return strings.Trim(f[7], "0123456789") == ""
 }
 
 // toPrune chooses, among drained deployments (rows of id, created_at and
