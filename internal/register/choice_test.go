@@ -118,3 +118,18 @@ func TestQualify(t *testing.T) {
 		}
 	}
 }
+
+// TestIsPublishedVersion: pruning deletes versions, never a function, an
+// alias or $LATEST.
+func TestIsPublishedVersion(t *testing.T) {
+	const fn = "arn:aws:lambda:eu-central-1:123456789012:function:trips"
+	for arn, want := range map[string]bool{
+		fn + ":7": true, fn + ":12": true,
+		fn: false, fn + ":$LATEST": false, fn + ":live": false, fn + ":": false,
+		"http://svc:9080/": false, "arn:aws:iam::123456789012:role/x:1": false,
+	} {
+		if got := isPublishedVersion(arn); got != want {
+			t.Errorf("isPublishedVersion(%q) = %v, want %v", arn, got, want)
+		}
+	}
+}
