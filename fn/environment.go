@@ -41,6 +41,10 @@ type Environment interface {
 	// AdminReachable says whether registration Jobs in the cluster reach
 	// the admin API, given the platform's registration settings.
 	AdminReachable(r stack.RegistrationSettings) bool
+	// HostAgent is where the host agent reports, where an agent on the
+	// environment's own host can register the services (a self-hosted
+	// server); nil where none can.
+	HostAgent() *stack.HostAgent
 	// Status fills in the environment's part of the stack's status.
 	Status(obs stack.Observed, st *v1alpha1.RestateStackStatus)
 }

@@ -200,8 +200,11 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		readiness(rsp, ConditionServicesReady, rep.waiting[stack.ConcernServices])
 		if len(rep.unregistered) > 0 {
 			reason := "Registering"
-			if plan.noPath {
+			switch {
+			case plan.noPath:
 				reason = "NoAdminPath"
+			case rep.agentSilent:
+				reason = "HostAgentSilent"
 			}
 			response.ConditionFalse(rsp, ConditionRegistered, reason).WithMessage(strings.Join(rep.unregistered, "; ")).TargetCompositeAndClaim()
 		} else {

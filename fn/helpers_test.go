@@ -42,7 +42,8 @@ func newXR(mutate ...func(*v1alpha1.XRestateStack)) *v1alpha1.XRestateStack {
 func newPolicy(mutate ...func(*platform.StackPolicy)) *platform.StackPolicy {
 	p := &platform.StackPolicy{DefaultRegion: "eu-central-1", AccountID: testAccount,
 		AllowedInvokerRoleARNs: []string{"arn:aws:iam::*:role/*", "arn:aws:iam::*:role/*/*"},
-		Registration:           platform.RegistrationPolicy{AllowedAdminHosts: []string{"*"}}}
+		// Jobs, which most tests are about; the host agent's tests say so.
+		Registration: platform.RegistrationPolicy{AllowedAdminHosts: []string{"*"}, Mode: platform.RegistrationJob}}
 	p.SetGroupVersionKind(platform.GroupVersion.WithKind("StackPolicy"))
 	for _, m := range mutate {
 		m(p)

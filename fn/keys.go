@@ -1,6 +1,10 @@
 package fn
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+)
 
 // Composition resource names ("keys"): how Crossplane tells a stack's
 // composed resources apart from one call to the next. They are the only
@@ -9,7 +13,7 @@ const (
 	// A Lambda service's family: the function is fn-<service>, its other
 	// resources fn-<service>.<suffix>. Service names have no dots, so no
 	// two services' keys collide, and no other key starts with fn-.
-	keyServicePrefix    = "fn-"
+	keyServicePrefix    = stack.KeyServicePrefix
 	suffixRole          = "role"
 	suffixRolePolicy    = "role-policy"
 	suffixLogGroup      = "log-group"

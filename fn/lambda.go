@@ -1,8 +1,6 @@
 package fn
 
 import (
-	"strings"
-
 	logs "github.com/crossplane-contrib/provider-aws/apis/cloudwatchlogs/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
@@ -19,7 +17,7 @@ import (
 // (its update calls use metadata.name, while create, observe and delete use the
 // external name). Lambda allows no dots, which a stack name may have.
 func functionName(s *stack.Stack, svc string) string {
-	return strings.ReplaceAll(stack.ResourceName(s.Name, serviceKey(svc, "")), ".", "-")
+	return stack.FunctionName(s, svc)
 }
 
 // buildLambdaService composes a Lambda service: the function, its execution

@@ -52,6 +52,8 @@ type registrationPlan struct {
 	waiting map[string]string
 	// noPath: the cluster has no declared path to a self-hosted admin API.
 	noPath bool
+	// agent is what the host agent is asked, when it registers.
+	agent *agentPlan
 }
 
 // noAdminPath is what a self-hosted stack's services wait for when the
@@ -66,8 +68,11 @@ const noAdminPath = "a network path from the cluster to the self-hosted admin AP
 // deregisters a service with removal policy Destroy that left the claim,
 // keeping its function until that Job has succeeded.
 func buildRegistration(s *stack.Stack, env Environment, v stackView, desired map[resource.Name]*resource.DesiredComposed, obs stack.Observed) registrationPlan {
+	if s.Registration.Agent {
+		return buildAgentOrders(s, env, v, desired, obs)
+	}
 	plan := registrationPlan{kept: map[resource.Name]*resource.DesiredComposed{}, jobs: map[string]string{}, waiting: map[string]string{}}
-	if len(s.Services) == 0 && !hasJobs(obs) {
+	if len(s.Services) == 0 && !hasJobs(obs) && len(previousOrders(obs).Register) == 0 {
 		return plan
 	}
 	if s.Registration.Namespace == "" {
@@ -111,7 +116,7 @@ func buildRegistration(s *stack.Stack, env Environment, v stackView, desired map
 		plan.parts = append(plan.parts, reportConfigMap(s, reportKey(key), name, svc.Name))
 		jobs = append(jobs, registrationJob(s, key, svc.Name, args, rec, true))
 	}
-	jobs = append(jobs, deregistrations(s, obs, plan.kept)...)
+	jobs = append(jobs, deregistrations(s, env, obs, v.adminURL, plan.kept)...)
 	if len(jobs) == 0 {
 		return plan
 	}
@@ -200,37 +205,18 @@ func registerArgs(s *stack.Stack, svc stack.Service, rec registrationRecord, t t
 
 // deregistrations composes a deregistration Job for each service that left
 // the claim with removal policy Destroy after it was registered, and keeps
-// that service's resources until the Job has succeeded.
-func deregistrations(s *stack.Stack, obs stack.Observed, kept map[resource.Name]*resource.DesiredComposed) []stack.Part {
-	inSpec := map[string]bool{}
-	for _, svc := range s.Services {
-		inSpec[svc.Name] = true
-	}
-	records := map[string]registrationRecord{}
-	done := map[string]bool{}
-	for _, key := range stack.SortedKeys(obs) {
-		isReg, isDereg := jobKind(key)
-		if !isReg && !isDereg {
+// that service's resources until the Job has succeeded. admin is the
+// environment's admin URL, for services the host agent registered before
+// the stack moved to Jobs.
+func deregistrations(s *stack.Stack, env Environment, obs stack.Observed, admin string, kept map[resource.Name]*resource.DesiredComposed) []stack.Part {
+	records, done := leftServices(s, obs)
+	for _, o := range previousOrders(obs).Register {
+		a, err := regcontract.ParseWithDefaults(o.Undo)
+		if _, known := records[o.Service]; len(o.Undo) == 0 || err != nil || known || admin == "" || inSpec(s, o.Service) {
 			continue
 		}
-		var rec registrationRecord
-		if err := json.Unmarshal([]byte(obs.Annotation(key, annRegistration)), &rec); err != nil || rec.Service == "" || inSpec[rec.Service] ||
-			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
-			continue
-		}
-		// A Job that has not reported may have registered all the same (it
-		// may still be running); one that failed without a report is taken
-		// to have registered nothing, unless the last status reported the
-		// service registered (by an earlier Job: a new Job of the same
-		// service may fail where the earlier one succeeded). Deregistering
-		// what is not registered does nothing.
-		if isReg && obs.Str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" && s.Registered[rec.Service] == "" {
-			continue
-		}
-		records[rec.Service] = rec
-		if isDereg && obs.Ready(key) {
-			done[rec.Service] = true
-		}
+		records[o.Service] = registrationRecord{Service: o.Service, Endpoint: a.LambdaARN + a.URI, Lambda: a.LambdaARN != "",
+			RemovalPolicy: v1alpha1.RemovalDestroy, AdminURL: admin, Insecure: env.Insecure()}
 	}
 	var parts []stack.Part
 	for _, svc := range stack.SortedKeys(records) {
@@ -256,6 +242,48 @@ func deregistrations(s *stack.Stack, obs stack.Observed, kept map[resource.Name]
 		}
 	}
 	return parts
+}
+
+// leftServices are the registration records, from observed Jobs, of the
+// services that left the claim with removal policy Destroy after they
+// were registered, and which of them a deregistration Job has removed.
+func leftServices(s *stack.Stack, obs stack.Observed) (records map[string]registrationRecord, done map[string]bool) {
+	records, done = map[string]registrationRecord{}, map[string]bool{}
+	for _, key := range stack.SortedKeys(obs) {
+		isReg, isDereg := jobKind(key)
+		if !isReg && !isDereg {
+			continue
+		}
+		var rec registrationRecord
+		if err := json.Unmarshal([]byte(obs.Annotation(key, annRegistration)), &rec); err != nil || rec.Service == "" || inSpec(s, rec.Service) ||
+			rec.RemovalPolicy != v1alpha1.RemovalDestroy {
+			continue
+		}
+		// A Job that has not reported may have registered all the same (it
+		// may still be running); one that failed without a report is taken
+		// to have registered nothing, unless the last status reported the
+		// service registered (by an earlier Job: a new Job of the same
+		// service may fail where the earlier one succeeded). Deregistering
+		// what is not registered does nothing.
+		if isReg && obs.Str(reportKey(key), "data."+regcontract.ReportEndpoint) == "" && jobFailed(obs, key) != "" && s.Registered[rec.Service] == "" {
+			continue
+		}
+		records[rec.Service] = rec
+		if isDereg && obs.Ready(key) {
+			done[rec.Service] = true
+		}
+	}
+	return records, done
+}
+
+// inSpec says whether the claim has the service.
+func inSpec(s *stack.Stack, svc string) bool {
+	for _, x := range s.Services {
+		if x.Name == svc {
+			return true
+		}
+	}
+	return false
 }
 
 // previousJobs are the observed registration Jobs of a service other than
@@ -316,6 +344,15 @@ func stringMap(v any) map[string]string {
 	return out
 }
 
+// waitingFor says what a service without a registration waits for.
+func (p registrationPlan) waitingFor(svc string) string {
+	why := p.waiting[svc]
+	if why == "" {
+		why = "registration"
+	}
+	return svc + ": waiting for " + why
+}
+
 // registrationStatus fills in each service's registration from its Job's
 // report ConfigMap, and says what the services still wait for.
 func registrationStatus(s *stack.Stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs stack.Observed) (waiting []string) {
@@ -323,11 +360,7 @@ func registrationStatus(s *stack.Stack, plan registrationPlan, st *v1alpha1.Rest
 		svc := st.Services[i].Name
 		key, ok := plan.jobs[svc]
 		if !ok {
-			why := plan.waiting[svc]
-			if why == "" {
-				why = "registration"
-			}
-			waiting = append(waiting, svc+": waiting for "+why)
+			waiting = append(waiting, plan.waitingFor(svc))
 			continue
 		}
 		report := regcontract.ReportFromData(func(k string) string {

@@ -71,11 +71,18 @@ func resolve(xr *v1alpha1.XRestateStack, p *platform.StackPolicy, ks *kindState)
 	}
 	errs = append(errs, checkInvokerRole(env, p)...)
 
+	s.Registration.Agent = registersByAgent(env, p.Registration)
 	s.Versioning = xr.Spec.Versioning
 	if s.Versioning == "" {
 		s.Versioning = v1alpha1.VersioningMode(p.DefaultVersioning)
 	}
-	if s.Versioning == "" {
+	switch {
+	case s.Versioning != "":
+	case s.Registration.Agent:
+		// The agent publishes with the host's own role: new code never
+		// replaces a deployment under invocations in flight.
+		s.Versioning = v1alpha1.VersioningPublished
+	default:
 		s.Versioning = v1alpha1.VersioningLatest
 	}
 	if vs := []string{string(v1alpha1.VersioningPublished), string(v1alpha1.VersioningLatest)}; !slices.Contains(vs, string(s.Versioning)) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -17,11 +18,9 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/internal/adminaddr"
+	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/version"
 )
-
-// The labels Crossplane puts on a claim's composite.
-const ()
 
 var securityGroupIDRE = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
 
@@ -31,9 +30,13 @@ func resolveRegistrationSettings(s *stack.Stack, env Environment, xr *v1alpha1.X
 	var errs field.ErrorList
 	in := p.Registration
 	fp := field.NewPath("input", "registration")
-	r := stack.RegistrationSettings{Namespace: xr.GetLabels()[stack.LabelClaimNamespace], Image: in.Image, Publisher: in.Publisher, AdminAccess: in.AdminAccess, AllowLoopback: in.AllowLoopback}
+	r := stack.RegistrationSettings{Namespace: xr.GetLabels()[stack.LabelClaimNamespace], Image: in.Image, Publisher: in.Publisher, AdminAccess: in.AdminAccess,
+		AllowLoopback: in.AllowLoopback, Agent: s.Registration.Agent}
 	if r.Namespace == "" {
 		r.Namespace = in.Namespace
+	}
+	if modes := []string{"", string(platform.RegistrationAuto), string(platform.RegistrationJob), string(platform.RegistrationHostAgent)}; !slices.Contains(modes, string(in.Mode)) {
+		errs = append(errs, field.NotSupported(fp.Child("mode"), in.Mode, modes[1:]))
 	}
 	if r.Image == "" {
 		r.Image = version.Image
@@ -68,12 +71,40 @@ func resolveRegistrationSettings(s *stack.Stack, env Environment, xr *v1alpha1.X
 		}
 	}
 	errs = append(errs, checkAdminHosts(s, env, xr, in, spec)...)
-	if s.Versioning == v1alpha1.VersioningPublished && r.Publisher == nil && s.HasLambda() {
+	if r.Agent {
+		// The agent reports on the data volume, whose tags AWS caps: the
+		// stack's tags, Name, provider-aws's three, a heartbeat, and one a
+		// service.
+		if budget := agentcontract.MaxTags - len(s.Tags) - 1 - 3 - 1; len(s.Services) > budget {
+			errs = append(errs, field.Invalid(spec.Child("services"), fmt.Sprintf("%d services", len(s.Services)),
+				fmt.Sprintf("at most %d: the host agent reports each service as a tag of the data volume, where AWS allows %d with the stack's %d tags; use fewer tags or services, or have the platform set input.registration.mode to Job", budget, agentcontract.MaxTags, len(s.Tags))))
+		}
+		for _, svc := range s.Services {
+			if svc.Registration.OwnAdminURL != nil {
+				errs = append(errs, field.Invalid(svc.Registration.OwnAdminURL, svc.Registration.AdminURL,
+					"the host agent registers every service of a self-hosted stack with its own server; leave adminUrl out, or have the platform set input.registration.mode to Job"))
+			}
+		}
+	}
+	if s.Versioning == v1alpha1.VersioningPublished && r.Publisher == nil && s.HasLambda() && !r.Agent {
 		errs = append(errs, field.Invalid(spec.Child("versioning"), s.Versioning,
 			fmt.Sprintf("the platform provides no identity to publish Lambda versions (%s); use %s", fp.Child("publisher"), v1alpha1.VersioningLatest)))
 	}
 	s.Registration = r
 	return errs
+}
+
+// registersByAgent says whether the host agent registers the stack's
+// services: under Auto where the environment has a host of its own and the
+// platform declares no path from the cluster to its admin API.
+func registersByAgent(env Environment, in platform.RegistrationPolicy) bool {
+	switch in.Mode {
+	case platform.RegistrationJob:
+		return false
+	case platform.RegistrationHostAgent:
+		return env.HostAgent() != nil
+	}
+	return env.HostAgent() != nil && !env.AdminReachable(stack.RegistrationSettings{AdminAccess: in.AdminAccess})
 }
 
 // checkAdminHosts refuses admin URLs a claim names (an existing

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/crossplane/function-sdk-go/resource"
 
@@ -71,6 +72,8 @@ type stackReport struct {
 	status       v1alpha1.RestateStackStatus
 	waiting      map[stack.Concern][]string
 	unregistered []string
+	// agentSilent: the host agent has not reported for too long.
+	agentSilent bool
 }
 
 // report derives the stack's status from what is observed.
@@ -97,7 +100,11 @@ func report(s *stack.Stack, env Environment, v stackView, plan registrationPlan,
 		IngressURL:     v.ingressURL,
 	}
 	env.Status(obs, &r.status)
-	r.unregistered = registrationStatus(s, plan, &r.status, obs)
+	if plan.agent != nil {
+		r.unregistered, r.agentSilent = agentStatus(s, plan, &r.status, obs, time.Now())
+	} else {
+		r.unregistered = registrationStatus(s, plan, &r.status, obs)
+	}
 	return r
 }
 

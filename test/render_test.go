@@ -148,17 +148,30 @@ func TestRender(t *testing.T) {
 			}
 			_, selfHosted, _ := unstructured.NestedMap(xr.Object, "spec", "environment", "selfHosted")
 			_, recipe, _ := unstructured.NestedMap(xr.Object, "spec", "compositionRef")
-			noPath := selfHosted && !recipe && len(specs) > 0
-			if noPath {
-				// The platform's Composition declares no path from the
-				// cluster to a self-hosted admin API: no Job, and the claim
-				// says so. The recipes (examples/compositions) declare one.
-				if condition(xr, "Registered") != "False" || conditionReason(xr, "Registered") != "NoAdminPath" {
-					t.Errorf("%s: settled Registered is %q (%s), want False (NoAdminPath)", ex.Name, condition(xr, "Registered"), conditionReason(xr, "Registered"))
-				}
+			byAgent := selfHosted && !recipe
+			if byAgent {
+				// The shipped Composition declares no path from the cluster
+				// to a self-hosted admin API: the host agent registers, from
+				// its orders, with no Job; Lambda services as published
+				// versions. The recipes (examples/compositions) declare a
+				// path, and use Jobs.
+				var orders int
 				for _, d := range localrender.Composed(mustSplit(t, ex.Settled)) {
-					if d.GetKind() == "Job" {
-						t.Errorf("%s: Job %s without a path to the admin API", ex.Name, d.GetName())
+					switch {
+					case d.GetKind() == "Job":
+						t.Errorf("%s: Job %s, though the host agent registers", ex.Name, d.GetName())
+					case d.GetKind() == "Secret" && d.GetAPIVersion() != "v1":
+						orders++
+					}
+				}
+				if orders != 1 {
+					t.Errorf("%s: %d orders secrets, want 1", ex.Name, orders)
+				}
+				for _, sv := range st {
+					m := sv.(map[string]any)
+					reg, _ := m["registration"].(map[string]any)
+					if reg["agent"] != true || m["kind"] == "Lambda" && reg["version"] != "1" {
+						t.Errorf("%s: service %v: registration %v, want the host agent's, of version 1 for a Lambda", ex.Name, m["name"], reg)
 					}
 				}
 			} else if recipe {
@@ -177,13 +190,13 @@ func TestRender(t *testing.T) {
 					t.Errorf("%s: %d admin access rules and %d Jobs, want 1 and %d", ex.Name, rules, jobs, len(specs))
 				}
 			}
-			if !noPath && len(specs) > 0 && condition(xr, "Registered") != "True" {
+			if len(specs) > 0 && condition(xr, "Registered") != "True" {
 				t.Errorf("%s: settled Registered condition is %q, want True", ex.Name, condition(xr, "Registered"))
 			}
 			for _, sv := range st {
 				m := sv.(map[string]any)
 				reg, _ := m["registration"].(map[string]any)
-				if !noPath && (reg["complete"] != true || reg["endpoint"] == "" || reg["deploymentId"] == "") {
+				if reg["complete"] != true || reg["endpoint"] == "" || reg["deploymentId"] == "" {
 					t.Errorf("%s: settled service %v is not registered: %v", ex.Name, m["name"], reg)
 				}
 				if m["ready"] != true {

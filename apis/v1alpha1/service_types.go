@@ -282,8 +282,18 @@ type ServiceStatus struct {
 // RegistrationStatus is what the service's registration Job reported.
 type RegistrationStatus struct {
 	// Job that registers the current endpoint, in the claim's namespace.
-	Job string `json:"job"`
-	// Complete is true once the Job succeeded and reported.
+	// +optional
+	Job string `json:"job,omitempty"`
+	// Agent is true when the host agent registers the service, from the
+	// self-hosted host (see the orders secret and the data volume's
+	// restate-agent/ tags).
+	// +optional
+	Agent bool `json:"agent,omitempty"`
+	// Revision of the registration the host agent is asked for.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Complete is true once the Job (or the host agent) succeeded and
+	// reported.
 	Complete bool `json:"complete"`
 	// Endpoint registered: the qualified Lambda ARN or the URI.
 	// +optional

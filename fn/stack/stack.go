@@ -90,6 +90,9 @@ type RegistrationSettings struct {
 	AdminAccess platform.AdminAccess
 	// AllowLoopback lets register dial loopback admin URLs.
 	AllowLoopback bool
+	// Agent: the host agent registers the services, from the self-hosted
+	// host, instead of Jobs.
+	Agent bool
 }
 
 // HasLambda says whether any service is a Lambda function.
@@ -110,4 +113,12 @@ type InvokerRole struct {
 	ARN      string
 	Path     *field.Path
 	Composed bool
+}
+
+// HostAgent is where an environment's host agent reports: the key of the
+// composed resource whose tags carry its report, and the log group that
+// holds its log stream.
+type HostAgent struct {
+	ReportKey string
+	LogGroup  string
 }

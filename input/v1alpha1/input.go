@@ -76,8 +76,9 @@ type StackPolicy struct {
 	AllowedImageRepositories []string `json:"allowedImageRepositories,omitempty"`
 
 	// DefaultVersioning of stacks that name none: Published or Latest
-	// (see the claim's spec.versioning). Defaults to Latest, which needs no
-	// AWS identity in the cluster.
+	// (see the claim's spec.versioning). Defaults to Published where the
+	// host agent registers (it publishes with the host's role), else to
+	// Latest, which needs no AWS identity in the cluster.
 	// +optional
 	// +kubebuilder:validation:Enum=Published;Latest
 	DefaultVersioning string `json:"defaultVersioning,omitempty"`
@@ -108,6 +109,15 @@ type StackPolicy struct {
 // RegistrationPolicy is the platform's side of registration: what the
 // registration Jobs run as, and how they reach the admin API.
 type RegistrationPolicy struct {
+	// Mode is how services are registered: Auto (the default) registers a
+	// self-hosted stack's services from its own host (the host agent)
+	// unless adminAccess declares a path from the cluster to its admin
+	// API, and every other stack's with Jobs in the cluster; Job always
+	// uses Jobs; HostAgent uses the host agent for every self-hosted stack.
+	// +optional
+	// +kubebuilder:validation:Enum=Auto;Job;HostAgent
+	Mode RegistrationMode `json:"mode,omitempty"`
+
 	// Image of the registration Jobs, with the function's binary. Defaults
 	// to the function's own image.
 	// +optional
@@ -181,3 +191,13 @@ type AdminAccess struct {
 func (a AdminAccess) Declared() bool {
 	return len(a.SourceSecurityGroupIDs) > 0 || len(a.CIDRBlocks) > 0
 }
+
+// RegistrationMode is how a stack's services are registered.
+type RegistrationMode string
+
+// Registration modes.
+const (
+	RegistrationAuto      RegistrationMode = "Auto"
+	RegistrationJob       RegistrationMode = "Job"
+	RegistrationHostAgent RegistrationMode = "HostAgent"
+)

@@ -48,6 +48,11 @@ type Order struct {
 	// (regcontract.Args.CommandLine); the agent runs it in process, aimed
 	// at its own host's admin API.
 	Command []string `json:"command"`
+	// Undo is the command line that deregisters the order's endpoint once
+	// its service leaves the claim; none when the service's removal policy
+	// is Retain. The function keeps it to compose the Deregister order;
+	// the agent does not run it.
+	Undo []string `json:"undo,omitempty"`
 }
 
 // Args are the order's register arguments, defaults applied as the

@@ -12,6 +12,7 @@ import (
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
+	secretsmanager "github.com/crossplane-contrib/provider-aws/apis/secretsmanager/v1beta1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -94,10 +95,12 @@ var All = []Kind{
 	awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} }),
 	awsKind(logs.GroupVersion, "LogGroup", "loggroups", TagMap, func() runtime.Object { return &logs.LogGroup{} }),
 	awsKind(lambda.GroupVersion, "Function", "functions", TagMap, func() runtime.Object { return &lambda.Function{} }),
+	awsKind(secretsmanager.GroupVersion, "Secret", "secrets", TagList, func() runtime.Object { return &secretsmanager.Secret{} }),
 
 	// Registration, composed directly in the claim's namespace.
 	{GroupVersionKind: batchv1.SchemeGroupVersion.WithKind("Job"), Resource: "jobs", Ready: JobComplete, New: func() runtime.Object { return &batchv1.Job{} }},
 	{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Resource: "configmaps", Ready: Exists, New: func() runtime.Object { return &corev1.ConfigMap{} }},
+	{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("Secret"), Resource: "secrets", Ready: Exists, New: func() runtime.Object { return &corev1.Secret{} }},
 	{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ServiceAccount"), Resource: "serviceaccounts", Ready: Exists, New: func() runtime.Object { return &corev1.ServiceAccount{} }},
 	{GroupVersionKind: rbacv1.SchemeGroupVersion.WithKind("Role"), Resource: "roles", Ready: Exists, New: func() runtime.Object { return &rbacv1.Role{} }},
 	{GroupVersionKind: rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), Resource: "rolebindings", Ready: Exists, New: func() runtime.Object { return &rbacv1.RoleBinding{} }},

@@ -4,31 +4,22 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/restateadmin"
 )
 
-// Class is a kind of failure; each has its own exit code, so that a Job's
-// pod status tells them apart.
-type Class int
+// Class is a kind of failure (see regcontract).
+type Class = regcontract.Class
 
 // Failure classes and their exit codes.
 const (
-	// ClassUsage: the command was given bad options.
-	ClassUsage Class = 2
-	// ClassUnreachable: the admin API did not become healthy in time.
-	ClassUnreachable Class = 3
-	// ClassUnauthorized: the admin API refused the token, or got none.
-	ClassUnauthorized Class = 4
-	// ClassRejected: Restate refused the registration or could not
-	// discover the endpoint.
-	ClassRejected Class = 5
-	// ClassExpectedServiceMissing: discovery did not find the expected
-	// service.
-	ClassExpectedServiceMissing Class = 6
-	// ClassPublish: publishing a Lambda version failed.
-	ClassPublish Class = 7
-	// ClassReport: the result could not be reported back.
-	ClassReport Class = 8
+	ClassUsage                  = regcontract.ClassUsage
+	ClassUnreachable            = regcontract.ClassUnreachable
+	ClassUnauthorized           = regcontract.ClassUnauthorized
+	ClassRejected               = regcontract.ClassRejected
+	ClassExpectedServiceMissing = regcontract.ClassExpectedServiceMissing
+	ClassPublish                = regcontract.ClassPublish
+	ClassReport                 = regcontract.ClassReport
 )
 
 // Error is a failure of a run, with its class.

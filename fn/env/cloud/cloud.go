@@ -98,3 +98,6 @@ func (c *Env) AdminReachable(stack.RegistrationSettings) bool { return true }
 
 // Status has nothing of its own to report.
 func (c *Env) Status(stack.Observed, *v1alpha1.RestateStackStatus) {}
+
+// HostAgent is none: the environment has no host of the stack's.
+func (c *Env) HostAgent() *stack.HostAgent { return nil }

@@ -62,3 +62,6 @@ func (e *Env) AdminReachable(stack.RegistrationSettings) bool { return true }
 
 // Status has nothing of its own to report.
 func (e *Env) Status(stack.Observed, *v1alpha1.RestateStackStatus) {}
+
+// HostAgent is none: the environment has no host of the stack's.
+func (e *Env) HostAgent() *stack.HostAgent { return nil }

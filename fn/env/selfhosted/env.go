@@ -26,6 +26,9 @@ var fieldPath = field.NewPath("spec", "environment", "selfHosted")
 // Compose composes the server with its network, identity and logs.
 func (e *Env) Compose(s *stack.Stack) ([]stack.Part, error) {
 	sh := e.Server
+	if s.Registration.Agent {
+		sh.Agent = &AgentSettings{Image: s.Registration.Image, OrdersSecret: stack.AgentOrdersName(s)}
+	}
 	netParts, at := buildNetwork(s, sh)
 	parts := append(netParts, buildSecurityGroups(s, sh, at)...)
 	parts = append(parts, buildAdminAccess(s, sh)...)
@@ -84,6 +87,12 @@ func (e *Env) AdminURL() (string, *field.Path) { return "", nil }
 // AdminReachable: the admin API is in the host's VPC, which the cluster
 // reaches only where the platform declares a path.
 func (e *Env) AdminReachable(r stack.RegistrationSettings) bool { return r.AdminAccess.Declared() }
+
+// HostAgent: the host runs the agent when the stack registers by agent,
+// and reports as tags of the data volume, which outlives every instance.
+func (e *Env) HostAgent() *stack.HostAgent {
+	return &stack.HostAgent{ReportKey: KeyDataVolume, LogGroup: e.Logs.GroupName}
+}
 
 // Status reports the server.
 func (e *Env) Status(obs stack.Observed, st *v1alpha1.RestateStackStatus) {

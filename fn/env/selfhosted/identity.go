@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 )
 
 // AWS managed policies the host may need.
@@ -82,6 +83,9 @@ func hostPolicy(s *stack.Stack, sh *Server, invokerRole string) string {
 		{Effect: "Allow", Action: []string{"ec2:AttachVolume"}, Resource: []string{s.EC2ARN("instance/*")},
 			Condition: map[string]map[string]string{"StringEquals": {"aws:ResourceTag/" + stack.TagStack: s.Name}}},
 	}
+	if sh.Agent != nil {
+		st = append(st, agentStatements(s, sh)...)
+	}
 	if key := sh.DataVolume.KMSKeyID; key != "" {
 		st = append(st, stack.Statement{Effect: "Allow", Action: []string{"kms:CreateGrant"}, Resource: []string{s.KMSKeyARN(key)},
 			Condition: map[string]map[string]string{
@@ -90,4 +94,33 @@ func hostPolicy(s *stack.Stack, sh *Server, invokerRole string) string {
 			}})
 	}
 	return stack.Policy(st...)
+}
+
+// agentStatements are what the host agent may do, with the host's role:
+// read exactly its stack's orders (Secrets Manager adds six characters to
+// a secret's name in its ARN), publish versions of exactly the stack's
+// functions and delete their versions (a qualified ARN only, so never a
+// function itself), and write exactly its own tag keys on exactly the data
+// volume. ForAllValues holds on an empty set of keys, and a DeleteTags
+// without keys deletes every tag: the Null condition refuses that.
+func agentStatements(s *stack.Stack, sh *Server) []stack.Statement {
+	st := []stack.Statement{
+		stack.Allow([]string{"secretsmanager:GetSecretValue"}, s.RegionalARN("secretsmanager", "secret:"+sh.Agent.OrdersSecret+"-??????")),
+		{Effect: "Allow", Action: []string{"ec2:CreateTags", "ec2:DeleteTags"}, Resource: []string{s.EC2ARN("volume/" + sh.VolumeID)},
+			Condition: map[string]map[string]string{
+				"ForAllValues:StringLike": {"aws:TagKeys": agentcontract.TagPrefix + "*"},
+				"Null":                    {"aws:TagKeys": "false"},
+			}},
+	}
+	var functions, versions []string
+	for _, svc := range s.Services {
+		if svc.Lambda != nil {
+			arn := s.FunctionARN(stack.FunctionName(s, svc.Name))
+			functions, versions = append(functions, arn), append(versions, arn+":*")
+		}
+	}
+	if len(functions) > 0 {
+		st = append(st, stack.Allow([]string{"lambda:PublishVersion"}, functions...), stack.Allow([]string{"lambda:DeleteFunction"}, versions...))
+	}
+	return st
 }

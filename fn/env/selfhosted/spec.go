@@ -27,6 +27,17 @@ type Server struct {
 	// VolumeID is the data volume's id once observed (or kept in the
 	// composite's status); the host's user data names it.
 	VolumeID string
+	// Agent is the host agent the host runs, when it registers the
+	// stack's services.
+	Agent *AgentSettings
+}
+
+// AgentSettings are what the host needs to run the host agent.
+type AgentSettings struct {
+	// Image holds the function's binary (the registration Jobs' image).
+	Image string
+	// OrdersSecret is the Secrets Manager secret of its orders.
+	OrdersSecret string
 }
 
 // Zone is the availability zone of the host's subnet, and so of its data

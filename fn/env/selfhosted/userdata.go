@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 )
 
 // MaxUserData is EC2's limit on user data, before base64.
@@ -175,6 +176,10 @@ func hostFilesFor(region string, sh *Server) (map[string]string, error) {
 		"log-group":     sh.Logs.GroupName,
 		"data-volume":   sh.VolumeID,
 	}
+	if a := sh.Agent; a != nil {
+		files["agent-image"] = a.Image
+		files["orders-secret"] = a.OrdersSecret
+	}
 	if sh.XRay() {
 		files["collector-image"] = sh.CollectorImage
 		files["otel-collector.yaml"] = collectorConfig(region)
@@ -249,7 +254,8 @@ func RenderUserData(region string, sh *Server) ([]byte, error) {
 	}
 	var script bytes.Buffer
 	if err := templates.ExecuteTemplate(&script, "bootstrap.sh.tmpl", map[string]any{
-		"TLS": sh.TLSEnabled(), "Tracing": sh.XRay(), "ServerBind": bind, "DataDevice": DataDevice,
+		"TLS": sh.TLSEnabled(), "Tracing": sh.XRay(), "ServerBind": bind, "DataDevice": DataDevice, "Agent": sh.Agent != nil,
+		"AgentStream": agentcontract.LogStream, "AgentCommand": agentcontract.Command,
 	}); err != nil {
 		return nil, err
 	}

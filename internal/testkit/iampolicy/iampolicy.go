@@ -9,9 +9,12 @@
 // The forms: Version 2012-10-17; Effect Allow; Action as a string or list
 // of exact "service:Action" names; Resource as exact ARNs, or ARNs ending
 // in "*" (a prefix, so ":*" covers a log group's streams and a function's
-// versions); Principal {"AWS": ARNs} (an account's ":root" meaning any
+// versions) or in "?"s (one character each: Secrets Manager's "-??????"
+// suffix); Principal {"AWS": ARNs} (an account's ":root" meaning any
 // principal of that account) or {"Service": names}; Condition operators
-// StringEquals, ArnEquals and Bool, each key with one value or a list.
+// StringEquals, ArnEquals and Bool, each key with one value or a list;
+// ForAllValues:StringLike with patterns ending in "*" on a multi-valued
+// key; and Null.
 package iampolicy
 
 import (
@@ -20,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -64,6 +68,9 @@ type Request struct {
 	Action    string
 	Resource  string
 	Context   map[string]string
+	// Values are the request's multi-valued keys (aws:TagKeys); a key
+	// absent here is absent from the request.
+	Values map[string][]string
 }
 
 // Parse reads a document, URL-encoded (as IAM returns them) or not, and
@@ -107,8 +114,8 @@ func (s Statement) check() error {
 		}
 	}
 	for _, r := range s.Resource {
-		if !strings.HasPrefix(r, "arn:") || strings.Contains(strings.TrimSuffix(r, "*"), "*") || strings.Contains(r, "?") {
-			return fmt.Errorf("resource %q: want an ARN, with at most a trailing *", r)
+		if !strings.HasPrefix(r, "arn:") || strings.Contains(strings.TrimSuffix(r, "*"), "*") || strings.Contains(strings.TrimRight(r, "?"), "?") {
+			return fmt.Errorf("resource %q: want an ARN, with at most a trailing * or trailing ?s", r)
 		}
 	}
 	for kind, ps := range s.Principal {
@@ -122,12 +129,19 @@ func (s Statement) check() error {
 		}
 	}
 	for op, keys := range s.Condition {
-		if op != "StringEquals" && op != "ArnEquals" && op != "Bool" {
-			return fmt.Errorf("condition operator %q: want StringEquals, ArnEquals or Bool", op)
+		switch op {
+		case "StringEquals", "ArnEquals", "Bool", "ForAllValues:StringLike", "Null":
+		default:
+			return fmt.Errorf("condition operator %q: want StringEquals, ArnEquals, Bool, ForAllValues:StringLike or Null", op)
 		}
 		for key, values := range keys {
-			if len(values) == 0 {
+			switch {
+			case len(values) == 0:
 				return fmt.Errorf("condition %s on %s has no value", op, key)
+			case op == "Null" && (len(values) != 1 || values[0] != "true" && values[0] != "false"):
+				return fmt.Errorf("condition Null on %s: want true or false", key)
+			case op == "ForAllValues:StringLike" && anyOf(values, func(v string) bool { return strings.ContainsAny(strings.TrimSuffix(v, "*"), "*?") }):
+				return fmt.Errorf("condition %s on %s: want patterns with at most a trailing *", op, key)
 			}
 		}
 	}
@@ -162,21 +176,40 @@ func (s Statement) matches(r Request) bool {
 	if len(s.Resource) > 0 && !anyOf(s.Resource, func(p string) bool { return resourceMatches(p, r.Resource) }) {
 		return false
 	}
-	for _, keys := range s.Condition {
+	for op, keys := range s.Condition {
 		for key, values := range keys {
-			got, ok := r.Context[key]
-			if !ok {
-				return false // a key the request does not carry: closed
-			}
-			// StringEquals, ArnEquals and Bool alike compare exactly:
-			// the function emits no ARN patterns in conditions, and
-			// booleans as "true".
-			if !anyOf(values, func(v string) bool { return v == got }) {
+			if !conditionHolds(op, key, values, r) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// conditionHolds evaluates one condition key of a statement.
+func conditionHolds(op, key string, values []string, r Request) bool {
+	multi, isMulti := r.Values[key]
+	switch op {
+	case "Null":
+		_, single := r.Context[key]
+		present := single || isMulti && len(multi) > 0
+		return values[0] == strconv.FormatBool(!present)
+	case "ForAllValues:StringLike":
+		// Holds on an empty set, as in IAM: hence Null beside it.
+		for _, got := range multi {
+			if !anyOf(values, func(p string) bool { return resourceMatches(p, got) }) {
+				return false
+			}
+		}
+		return true
+	}
+	got, ok := r.Context[key]
+	if !ok {
+		return false // a key the request does not carry: closed
+	}
+	// StringEquals, ArnEquals and Bool alike compare exactly: the function
+	// emits no ARN patterns in conditions, and booleans as "true".
+	return anyOf(values, func(v string) bool { return v == got })
 }
 
 // principal says whether a statement names the request's principal.
@@ -206,6 +239,10 @@ func accountOf(arn string) string {
 func resourceMatches(pattern, resource string) bool {
 	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
 		return strings.HasPrefix(resource, prefix)
+	}
+	if prefix := strings.TrimRight(pattern, "?"); prefix != pattern {
+		// Each ? is one character, so the lengths agree.
+		return len(resource) == len(pattern) && strings.HasPrefix(resource, prefix)
 	}
 	return pattern == resource
 }

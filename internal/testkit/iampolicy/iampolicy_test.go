@@ -127,18 +127,22 @@ func TestTrusts(t *testing.T) {
 // guess.
 func TestRefusesOtherForms(t *testing.T) {
 	for name, doc := range map[string]string{
-		"Deny":               `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}`,
-		"NotAction":          `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":["arn:aws:s3:::b/*"]}]}`,
-		"NotResource":        `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"NotResource":["arn:aws:s3:::b/*"]}]}`,
-		"an action wildcard": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:*"],"Resource":["` + fn + `"]}]}`,
-		"a bare * resource":  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":["*"]}]}`,
-		"a middle wildcard":  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":["arn:aws:lambda:*:111122223333:function:f"]}]}`,
-		"a principal *":      `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole"]}]}`,
-		"a Federated":        `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"x"},"Action":["sts:AssumeRole"]}]}`,
-		"StringLike":         `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"],"Condition":{"StringLike":{"a":"b*"}}}]}`,
-		"an old version":     `{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/k"]}]}`,
-		"no statement":       `{"Version":"2012-10-17","Statement":[]}`,
-		"not JSON":           `Version: 2012-10-17`,
+		"Deny":                       `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}`,
+		"NotAction":                  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":["arn:aws:s3:::b/*"]}]}`,
+		"NotResource":                `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"NotResource":["arn:aws:s3:::b/*"]}]}`,
+		"an action wildcard":         `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:*"],"Resource":["` + fn + `"]}]}`,
+		"a bare * resource":          `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":["*"]}]}`,
+		"a middle wildcard":          `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":["arn:aws:lambda:*:111122223333:function:f"]}]}`,
+		"a principal *":              `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole"]}]}`,
+		"a Federated":                `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"x"},"Action":["sts:AssumeRole"]}]}`,
+		"StringLike":                 `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"],"Condition":{"StringLike":{"a":"b*"}}}]}`,
+		"ForAnyValue":                `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:eu-central-1:111122223333:volume/vol-1"],"Condition":{"ForAnyValue:StringLike":{"aws:TagKeys":"a*"}}}]}`,
+		"a middle ?":                 `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b?/k"]}]}`,
+		"Null of maybe":              `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:eu-central-1:111122223333:volume/vol-1"],"Condition":{"Null":{"aws:TagKeys":"maybe"}}}]}`,
+		"a middle * in a StringLike": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:eu-central-1:111122223333:volume/vol-1"],"Condition":{"ForAllValues:StringLike":{"aws:TagKeys":"a*b"}}}]}`,
+		"an old version":             `{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/k"]}]}`,
+		"no statement":               `{"Version":"2012-10-17","Statement":[]}`,
+		"not JSON":                   `Version: 2012-10-17`,
 	} {
 		if _, err := Parse(doc); err == nil {
 			t.Errorf("%s: parsed", name)
@@ -151,5 +155,43 @@ func TestParsesURLEncodedDocuments(t *testing.T) {
 	d := mustParse(t, strings.ReplaceAll(url.QueryEscape(doc), "+", "%20"))
 	if !d.Allows(Request{Action: "lambda:InvokeFunction", Resource: fn}) {
 		t.Error("a URL-encoded document (as IAM returns it) read differently")
+	}
+}
+
+// TestTagKeysAndSecretSuffix: the host agent's grants, both sides: its own
+// tag keys on its volume, never another key, never a DeleteTags without
+// keys (ForAllValues holds on an empty set; Null refuses it), and its
+// secret with Secrets Manager's six-character suffix, not a longer name.
+func TestTagKeysAndSecretSuffix(t *testing.T) {
+	const vol = "arn:aws:ec2:eu-central-1:111122223333:volume/vol-1"
+	const secret = "arn:aws:secretsmanager:eu-central-1:111122223333:secret:demo-agent-orders"
+	d := mustParse(t, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":["`+secret+`-??????"]},
+		{"Effect":"Allow","Action":["ec2:CreateTags","ec2:DeleteTags"],"Resource":["`+vol+`"],
+		 "Condition":{"ForAllValues:StringLike":{"aws:TagKeys":"restate-agent/*"},"Null":{"aws:TagKeys":"false"}}}]}`)
+	tags := func(action, resource string, keys ...string) Request {
+		r := Request{Action: action, Resource: resource}
+		if keys != nil {
+			r.Values = map[string][]string{"aws:TagKeys": keys}
+		}
+		return r
+	}
+	for name, tc := range map[string]struct {
+		r    Request
+		want bool
+	}{
+		"own keys":                 {tags("ec2:CreateTags", vol, "restate-agent/heartbeat", "restate-agent/svc/a"), true},
+		"delete own keys":          {tags("ec2:DeleteTags", vol, "restate-agent/svc/a"), true},
+		"another key":              {tags("ec2:CreateTags", vol, "restate-agent/svc/a", "Name"), false},
+		"delete with no keys":      {tags("ec2:DeleteTags", vol), false},
+		"delete with an empty set": {tags("ec2:DeleteTags", vol, []string{}...), false},
+		"another volume":           {tags("ec2:CreateTags", vol+"2", "restate-agent/heartbeat"), false},
+		"own secret":               {Request{Action: "secretsmanager:GetSecretValue", Resource: secret + "-AbC123"}, true},
+		"a longer name":            {Request{Action: "secretsmanager:GetSecretValue", Resource: secret + "-other-AbC123"}, false},
+		"another stack's":          {Request{Action: "secretsmanager:GetSecretValue", Resource: "arn:aws:secretsmanager:eu-central-1:111122223333:secret:other-agent-orders-AbC123"}, false},
+	} {
+		if got := d.Allows(tc.r); got != tc.want {
+			t.Errorf("%s: allowed %v, want %v", name, got, tc.want)
+		}
 	}
 }

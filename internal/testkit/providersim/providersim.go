@@ -15,9 +15,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
 )
@@ -96,6 +98,8 @@ func Observe(u *unstructured.Unstructured) error {
 		at["functionName"], at["version"], at["state"], at["lastUpdateStatus"] = name, "$LATEST", "Active", "Successful"
 		at["codeSHA256"] = base64.StdEncoding.EncodeToString(sum[:])
 		at["role"] = "arn:aws:iam::" + Account + ":role/" + role
+	case "Secret": // Secrets Manager's: the name and six random characters
+		at["arn"] = fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", region, Account, name, hexOf(name, 6))
 	case "Volume":
 		external = id("vol")
 		at["volumeID"], at["state"] = external, "available"
@@ -140,15 +144,35 @@ func Observe(u *unstructured.Unstructured) error {
 // ObserveAll observes every composed resource and plays the part of each
 // registration Job: the report ConfigMap of a Job holds what register
 // would have written, derived from the Job's arguments (Latest registers
-// $LATEST, Published version 1).
+// $LATEST, Published version 1). It plays the host agent too: the data
+// volume's tags report every order of the agent's orders as done.
 func ObserveAll(composed []*unstructured.Unstructured) error {
 	args := map[string][]string{}
+	var orders *agentcontract.Orders
 	for _, u := range composed {
 		if err := Observe(u); err != nil {
 			return err
 		}
-		if u.GetKind() == "Job" {
+		switch {
+		case u.GetKind() == "Job":
 			args[u.GetName()] = JobArgs(u.Object)
+		case u.GetKind() == "Secret" && u.GetAPIVersion() == "v1":
+			o, err := ordersOf(u)
+			if err != nil {
+				return fmt.Errorf("Secret %s: %w", u.GetName(), err)
+			}
+			if o != nil {
+				orders = o
+			}
+		}
+	}
+	if orders != nil {
+		for _, u := range composed {
+			if u.GetKind() == "Volume" {
+				if err := playAgent(u, *orders); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	for _, u := range composed {
@@ -215,4 +239,47 @@ func hexOf(s string, n int) string {
 func ipOf(s, prefix string) string {
 	h := sha256.Sum256([]byte(s))
 	return fmt.Sprintf("%s%d", prefix, 10+int(h[0])%200)
+}
+
+// ordersOf reads the host agent's orders from a Kubernetes Secret, if it
+// holds them.
+func ordersOf(u *unstructured.Unstructured) (*agentcontract.Orders, error) {
+	raw, ok, _ := unstructured.NestedString(u.Object, "data", "orders")
+	if !ok {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, err
+	}
+	o, err := agentcontract.ParseOrders(b)
+	return &o, err
+}
+
+// playAgent writes the report the host agent would once every order is
+// applied, among the volume's own tags, as provider-aws reports a volume's
+// tags: Latest registers $LATEST, Published version 1. The heartbeat is
+// the time of the render, which is never in rendered output.
+func playAgent(u *unstructured.Unstructured, o agentcontract.Orders) error {
+	var tags []any
+	specs, _, _ := unstructured.NestedSlice(u.Object, "spec", "forProvider", "tagSpecifications")
+	for _, s := range specs {
+		m, _ := s.(map[string]any)
+		list, _ := m["tags"].([]any)
+		tags = append(tags, list...)
+	}
+	add := func(k, v string) { tags = append(tags, map[string]any{"key": k, "value": v}) }
+	add(agentcontract.TagHeartbeat, agentcontract.HeartbeatValue(time.Now()))
+	for _, ord := range o.Register {
+		report, err := ReportOf(ord.Command)
+		if err != nil {
+			return fmt.Errorf("order of %s: %w", ord.Service, err)
+		}
+		add(agentcontract.ServiceKey(ord.Service), agentcontract.ServiceReport{Revision: ord.Revision,
+			DeploymentID: report[regcontract.ReportDeploymentID], Version: report[regcontract.ReportVersion]}.Value())
+	}
+	for _, ord := range o.Deregister {
+		add(agentcontract.GoneKey(ord.Service), ord.Revision)
+	}
+	return unstructured.SetNestedSlice(u.Object, tags, "status", "atProvider", "tags")
 }
