@@ -212,7 +212,18 @@ func deregistrations(s *stack.Stack, env Environment, obs stack.Observed, admin 
 	records, done := leftServices(s, obs)
 	for _, o := range previousOrders(obs).Register {
 		a, err := regcontract.ParseWithDefaults(o.Undo)
-		if _, known := records[o.Service]; len(o.Undo) == 0 || err != nil || known || admin == "" || inSpec(s, o.Service) {
+		if _, known := records[o.Service]; len(o.Undo) == 0 || err != nil || known || inSpec(s, o.Service) {
+			continue
+		}
+		// Until a deregistration Job exists to carry the record, the orders
+		// stay as the record of what to deregister (and the agent, while
+		// its host runs, applies them).
+		for _, key := range []string{stack.KeyAgentOrdersSource, stack.KeyAgentOrders} {
+			if ob, ok := obs[key]; ok {
+				kept[resource.Name(key)] = keepObserved(ob, obs.Ready(key))
+			}
+		}
+		if admin == "" {
 			continue
 		}
 		records[o.Service] = registrationRecord{Service: o.Service, Endpoint: a.LambdaARN + a.URI, Lambda: a.LambdaARN != "",
@@ -305,8 +316,9 @@ func previousJobs(obs stack.Observed, svc, current string) []string {
 // keepObserved turns an observed resource back into a desired one, so that
 // it stays while its service is deregistered (or its next Job waits): its
 // spec, and its namespace, labels and
-// annotations, which hold a Job's registration record. A report
-// ConfigMap's data is its Job's to write, never the function's.
+// annotations, which hold a Job's registration record; and the orders of
+// the host agent's Secret. A report ConfigMap's data is its Job's to
+// write, never the function's.
 func keepObserved(o *structpb.Struct, ready bool) *resource.DesiredComposed {
 	m := o.AsMap()
 	u := composed.New()
@@ -319,6 +331,11 @@ func keepObserved(o *structpb.Struct, ready bool) *resource.DesiredComposed {
 	u.SetAnnotations(stringMap(md["annotations"]))
 	if spec, ok := m["spec"]; ok {
 		u.Object["spec"] = spec
+	}
+	if u.GetAPIVersion() == "v1" && u.GetKind() == "Secret" {
+		// The host agent's orders: the function wrote them, and they are
+		// what is kept.
+		u.Object["type"], u.Object["data"] = m["type"], m["data"]
 	}
 	d := &resource.DesiredComposed{Resource: u, Ready: resource.ReadyFalse}
 	if ready {
