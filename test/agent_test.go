@@ -1,6 +1,7 @@
 package test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,13 +30,16 @@ import (
 // TestHostAgent runs the host agent (the function's own binary) against a
 // real restate-server and real Restate services, with moto standing in for
 // AWS (Secrets Manager for the orders, EC2 for the volume's tags, Lambda
-// for published versions). Restate's discovery of a Lambda version needs
-// AWS itself, so Lambda orders go as far as publishing and fail there,
-// as they should, with the class reported.
+// for published versions), and the test service playing Lambda's Invoke
+// API for Restate.
 func TestHostAgent(t *testing.T) {
 	requireRestate(t)
-	srv := startRestateServer(t, 0)
 	aws := startMotoAccount(t)
+	// Lambda itself cannot run here: the test service plays its Invoke
+	// API, running the Restate SDK's own Lambda handler, and restate-server
+	// is pointed at it as the AWS SDK allows.
+	lambdaAPI := startServiceAt(t, freePort(t), "-lambda")
+	srv := startRestateServer(t, 0, "AWS_ENDPOINT_URL_LAMBDA="+lambdaAPI, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-central-1")
 	agentLog := &syncBuffer{}
 	stateFile := filepath.Join(t.TempDir(), "state", "agent-state.json")
 	run := func(extra ...string) *exec.Cmd {
@@ -106,23 +111,36 @@ func TestHostAgent(t *testing.T) {
 		waitFor(t, "a retry after --retry-after", func() bool { return strings.Count(agentLog.String(), "not the expected \"Nope\"") > tries })
 	})
 
-	t.Run("publishes a Lambda version, reported with Restate's refusal", func(t *testing.T) {
-		a := fast
-		a.AdminURL, a.LambdaARN, a.Versioning, a.CodeSHA256, a.RegisterAttempts = "http://restate:9070", aws.function, regcontract.VersioningPublished, aws.codeSHA256, 1
+	t.Run("publishes a Lambda version and registers it; new code, a new version; the old one pruned and deleted", func(t *testing.T) {
+		lambdaOrder := func(rev, code string) agentcontract.Order {
+			a := fast
+			a.AdminURL, a.LambdaARN, a.Versioning, a.CodeSHA256, a.ExpectedService = "http://restate:9070", aws.function, regcontract.VersioningPublished, code, "trips"
+			a.Prune, a.DeletePrunedVersions, a.MaxPrunedPerRun = true, true, 10
+			return agentcontract.Order{Service: "trips", Revision: rev, Command: a.CommandLine()}
+		}
 		orders.Register[1] = httpOrder("greeter", "r3", greeter, "Greeter")
-		orders.Register = append(orders.Register, agentcontract.Order{Service: "trips", Revision: "r1", Command: a.CommandLine()})
+		orders.Register = append(orders.Register, lambdaOrder("l1", aws.codeSHA256))
 		aws.putOrders(t, orders)
-		r := waitForReport(t, aws, agentLog, func(r agentcontract.Report) bool { return r.Services["trips"].Revision == "r1" })
-		// Discovery of a Lambda needs AWS itself: Restate refuses (class 5)
-		// after the agent published version 1 of the code the order names.
-		if s := r.Services["trips"]; s.Class != 5 {
-			t.Errorf("trips: %+v, want class 5 (Restate could not discover the Lambda here)", s)
+		r := waitForReport(t, aws, agentLog, func(r agentcontract.Report) bool { return r.Services["trips"].Revision == "l1" })
+		if s := r.Services["trips"]; s.Class != 0 || s.Version != "1" || deploymentOf(t, srv, aws.function+":1") != s.DeploymentID {
+			t.Fatalf("trips: %+v, want version 1 registered; agent log:\n%s", s, agentLog.String())
 		}
-		if !strings.Contains(agentLog.String(), "published version 1 of "+aws.function) {
-			t.Errorf("no version published:\n%s", agentLog.String())
+
+		// New code: the order names its hash, the agent publishes version
+		// 2, registers it and prunes version 1's drained deployment, and
+		// deletes version 1, which nothing uses any more.
+		code := aws.updateCode(t)
+		orders.Register[2] = lambdaOrder("l2", code)
+		aws.putOrders(t, orders)
+		r = waitForReport(t, aws, agentLog, func(r agentcontract.Report) bool { return r.Services["trips"].Revision == "l2" })
+		if s := r.Services["trips"]; s.Class != 0 || s.Version != "2" {
+			t.Fatalf("trips: %+v, want version 2; agent log:\n%s", s, agentLog.String())
 		}
-		if v := aws.versions(t); !strings.Contains(strings.Join(v, ","), "1") {
-			t.Errorf("moto has versions %v, want 1", v)
+		if n := deploymentsOf(t, srv, aws.function+":1"); n != 0 {
+			t.Errorf("version 1's drained deployment was not pruned")
+		}
+		if v := aws.versions(t); slices.Contains(v, "1") || !slices.Contains(v, "2") {
+			t.Errorf("moto has versions %v, want 2 and not 1", v)
 		}
 	})
 
@@ -234,6 +252,21 @@ func (m *motoAccount) tags(t *testing.T) map[string]string {
 		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 	}
 	return tags
+}
+
+// updateCode gives the function new code and returns its hash.
+func (m *motoAccount) updateCode(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	f, _ := w.Create("index.js")
+	_, _ = f.Write([]byte("exports.handler = async () => ({v: 2})"))
+	_ = w.Close()
+	out, err := m.lambda.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("trips"), ZipFile: buf.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.CodeSha256)
 }
 
 func (m *motoAccount) versions(t *testing.T) []string {

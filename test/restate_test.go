@@ -55,7 +55,7 @@ type restateServer struct {
 	log   bytes.Buffer
 }
 
-func startRestateServer(t *testing.T, delay time.Duration) *restateServer {
+func startRestateServer(t *testing.T, delay time.Duration, extraEnv ...string) *restateServer {
 	t.Helper()
 	s := &restateServer{}
 	admin := freePort(t)
@@ -66,6 +66,7 @@ func startRestateServer(t *testing.T, delay time.Duration) *restateServer {
 		fmt.Sprintf("RESTATE_BIND_ADDRESS=127.0.0.1:%d", freePort(t)),
 		"RESTATE_LOG_FORMAT=compact",
 	}
+	env = append(env, extraEnv...)
 	dir := t.TempDir()
 	start := func() { process(t, &s.log, env, restateServerBin, "--node-name", "n1", "--base-dir", dir) }
 	if delay > 0 {
