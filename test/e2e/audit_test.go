@@ -112,7 +112,8 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 		}
 		s.Host = &accountaudit.Host{InstanceID: sh.InstanceID, IngressPort: sh.IngressPort, AdminPort: sh.AdminPort,
 			IngressSources: ingress, AdminSources: admin,
-			InstanceRole: external["instance-role"], LogGroup: external["log-group"], DataVolumeID: sh.DataVolumeID}
+			InstanceRole: external["instance-role"], LogGroup: external["log-group"], DataVolumeID: sh.DataVolumeID,
+			OrdersSecret: external["agent-orders"]}
 	}
 	for key, name := range external {
 		if strings.HasPrefix(key, "fn-") && !strings.Contains(key, ".") {

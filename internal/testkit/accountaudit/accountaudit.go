@@ -33,6 +33,13 @@ type Account struct {
 	Functions        []Function        `json:"functions"`
 	LogGroups        []LogGroup        `json:"logGroups"`
 	Volumes          []Volume          `json:"volumes"`
+	Secrets          []Secret          `json:"secrets"`
+}
+
+// Secret is a Secrets Manager secret.
+type Secret struct {
+	Name string `json:"name"`
+	ARN  string `json:"arn"`
 }
 
 // Instance is an EC2 instance.
@@ -140,6 +147,9 @@ type Host struct {
 	LogGroup                     string
 	// DataVolumeID is the volume holding Restate's data.
 	DataVolumeID string
+	// OrdersSecret is the host agent's orders secret (its name or ARN),
+	// where the host agent registers; "" where Jobs do.
+	OrdersSecret string
 }
 
 // StackFunction is a Lambda service's function and its execution role.
@@ -170,6 +180,7 @@ const (
 	FlowInvokerLambda   = "invoker -> Lambda"
 	FlowHostLogs        = "host -> its log group"
 	FlowHostVolume      = "host -> its data volume"
+	FlowHostAgent       = "host agent -> its orders, versions and report"
 	FlowLambdaLogs      = "Lambda -> its log group"
 	FlowCloudInvoker    = "Restate Cloud -> invoker role"
 	FlowManagedPolicies = "managed policies"
@@ -293,6 +304,7 @@ func (au *auditor) host(s Stack, others []Stack) {
 		au.fail(s, FlowRestateInvoker, hostIdentity, "role "+s.InvokerRole, "no such role")
 	}
 	au.volume(s, inst, role, others)
+	au.agent(s, role, others)
 	logs, ok := au.logGroup(h.LogGroup)
 	if !ok {
 		au.fail(s, FlowHostLogs, hostIdentity, "log group "+h.LogGroup, "no such log group")
@@ -350,6 +362,68 @@ func (au *auditor) volume(s Stack, inst Instance, role Role, others []Stack) {
 		}
 		if oi, ok := find(au.a.Instances, func(x Instance) bool { return x.ID == o.Host.InstanceID }); ok {
 			au.allowWith(s, FlowHostVolume, role, attach, arn(oi.Region, "instance/"+oi.ID), tagged(oi), false)
+		}
+	}
+}
+
+// agent checks the host agent's grants, both sides: its own orders secret,
+// not another stack's; versions of its own functions published and
+// deleted, never a function itself nor another stack's; its own tag keys
+// on its own volume, not another key, not a DeleteTags without keys (which
+// deletes every tag), not another stack's volume. A host registered by
+// Jobs has none of it.
+func (au *auditor) agent(s Stack, role Role, others []Stack) {
+	h := s.Host
+	v, _ := find(au.a.Volumes, func(v Volume) bool { return v.ID == h.DataVolumeID })
+	account := strings.Split(role.ARN, ":")[4]
+	volumeARN := func(region, id string) string { return "arn:aws:ec2:" + region + ":" + account + ":volume/" + id }
+	tags := func(action, resource string, keys ...string) iampolicy.Request {
+		return iampolicy.Request{Action: action, Resource: resource, Values: map[string][]string{"aws:TagKeys": keys}}
+	}
+	own := volumeARN(v.Region, v.ID)
+	if h.OrdersSecret == "" {
+		au.allowReq(s, FlowHostAgent, role, tags("ec2:CreateTags", own, "restate-agent/heartbeat"), false)
+		for _, f := range s.Functions {
+			if fn, ok := find(au.a.Functions, func(x Function) bool { return x.Name == f.Name }); ok {
+				au.allowReq(s, FlowHostAgent, role, iampolicy.Request{Action: "lambda:PublishVersion", Resource: fn.ARN}, false)
+			}
+		}
+		return
+	}
+	secret, ok := find(au.a.Secrets, func(x Secret) bool { return x.Name == h.OrdersSecret || x.ARN == h.OrdersSecret })
+	if !ok {
+		au.fail(s, FlowHostAgent, "role "+role.Name, "secret "+h.OrdersSecret, "no such secret")
+		return
+	}
+	au.allow(s, FlowHostAgent, role, "secretsmanager:GetSecretValue", secret.ARN, true)
+	au.allowReq(s, FlowHostAgent, role, tags("ec2:CreateTags", own, "restate-agent/heartbeat", "restate-agent/svc/x"), true)
+	au.allowReq(s, FlowHostAgent, role, tags("ec2:DeleteTags", own, "restate-agent/svc/x"), true)
+	au.allowReq(s, FlowHostAgent, role, tags("ec2:CreateTags", own, "restate-agent/heartbeat", "Name"), false)
+	au.allowReq(s, FlowHostAgent, role, iampolicy.Request{Action: "ec2:DeleteTags", Resource: own}, false)
+	for _, f := range s.Functions {
+		fn, ok := find(au.a.Functions, func(x Function) bool { return x.Name == f.Name })
+		if !ok {
+			continue
+		}
+		au.allow(s, FlowHostAgent, role, "lambda:PublishVersion", fn.ARN, true)
+		au.allow(s, FlowHostAgent, role, "lambda:DeleteFunction", fn.ARN+":1", true)
+		au.allow(s, FlowHostAgent, role, "lambda:DeleteFunction", fn.ARN, false)
+	}
+	for _, o := range others {
+		for _, f := range o.Functions {
+			if fn, ok := find(au.a.Functions, func(x Function) bool { return x.Name == f.Name }); ok {
+				au.allow(s, FlowHostAgent, role, "lambda:PublishVersion", fn.ARN, false)
+				au.allow(s, FlowHostAgent, role, "lambda:DeleteFunction", fn.ARN+":1", false)
+			}
+		}
+		if o.Host == nil {
+			continue
+		}
+		if ov, ok := find(au.a.Volumes, func(x Volume) bool { return x.ID == o.Host.DataVolumeID }); ok {
+			au.allowReq(s, FlowHostAgent, role, tags("ec2:CreateTags", volumeARN(ov.Region, ov.ID), "restate-agent/heartbeat"), false)
+		}
+		if osec, ok := find(au.a.Secrets, func(x Secret) bool { return o.Host.OrdersSecret != "" && (x.Name == o.Host.OrdersSecret || x.ARN == o.Host.OrdersSecret) }); ok {
+			au.allow(s, FlowHostAgent, role, "secretsmanager:GetSecretValue", osec.ARN, false)
 		}
 	}
 }
@@ -418,6 +492,11 @@ func (au *auditor) allow(s Stack, flow string, r Role, action, resource string, 
 // allowWith is allow with the request's condition keys (a resource's tags,
 // say).
 func (au *auditor) allowWith(s Stack, flow string, r Role, action, resource string, ctx map[string]string, want bool) {
+	au.allowReq(s, flow, r, iampolicy.Request{Action: action, Resource: resource, Context: ctx}, want)
+}
+
+// allowReq checks one request against a role's inline policies.
+func (au *auditor) allowReq(s Stack, flow string, r Role, req iampolicy.Request, want bool) {
 	allowed := false
 	for name, doc := range r.Inline {
 		d, err := iampolicy.Parse(doc)
@@ -425,10 +504,14 @@ func (au *auditor) allowWith(s Stack, flow string, r Role, action, resource stri
 			au.fail(s, flow, "role "+r.Name, "policy "+name, "cannot be evaluated: %v", err)
 			continue
 		}
-		allowed = allowed || d.Allows(iampolicy.Request{Action: action, Resource: resource, Context: ctx})
+		allowed = allowed || d.Allows(req)
 	}
 	if allowed != want {
-		au.fail(s, flow, "role "+r.Name, resource, "%s %s, want %s", action, verdict(allowed), verdict(want))
+		what := req.Action
+		if keys, ok := req.Values["aws:TagKeys"]; ok {
+			what += fmt.Sprintf(" of tags %v", keys)
+		}
+		au.fail(s, flow, "role "+r.Name, req.Resource, "%s %s, want %s", what, verdict(allowed), verdict(want))
 	}
 }
 

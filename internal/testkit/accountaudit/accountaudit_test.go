@@ -23,7 +23,8 @@ func allow(action string, resources ...string) string {
 }
 
 // healthy is an account in which two self-hosted stacks (a and b), each
-// with a function, are built as the function composes them, with egress.
+// with a function, are built as the function composes them, with egress;
+// a registers with its host agent, b with Jobs.
 func healthy() (Account, []Stack) {
 	var a Account
 	var stacks []Stack
@@ -58,9 +59,19 @@ func healthy() (Account, []Stack) {
 				Trust: policy(`{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"]}`),
 				Inline: map[string]string{"logs": policy(allow("logs:PutLogEvents",
 					"arn:aws:logs:eu-central-1:"+acct+":log-group:/aws/lambda/"+fn+":*"))}})
+		if name == "a" {
+			secret := "arn:aws:secretsmanager:eu-central-1:" + acct + ":secret:a-agent-orders"
+			a.Secrets = append(a.Secrets, Secret{Name: "a-agent-orders", ARN: secret + "-Ab12Cd"})
+			a.Roles[len(a.Roles)-3].Inline["p"] = strings.TrimSuffix(a.Roles[len(a.Roles)-3].Inline["p"], "]}") + "," +
+				allow("secretsmanager:GetSecretValue", secret+"-??????") + "," + allow("lambda:PublishVersion", fnARN(fn)) + "," +
+				allow("lambda:DeleteFunction", fnARN(fn)+":*") + "," +
+				`{"Effect":"Allow","Action":["ec2:CreateTags","ec2:DeleteTags"],"Resource":["arn:aws:ec2:eu-central-1:` + acct + `:volume/vol-a"],` +
+				`"Condition":{"ForAllValues:StringLike":{"aws:TagKeys":"restate-agent/*"},"Null":{"aws:TagKeys":"false"}}}]}`
+		}
 		stacks = append(stacks, Stack{Name: name, InvokerRole: name + "-invoker-role",
 			Host: &Host{InstanceID: "i-" + name, IngressPort: 8080, AdminPort: 9070, IngressSources: []string{sgIngress}, AdminSources: []string{sgAdmin},
-				InstanceRole: name + "-instance-role", LogGroup: "/restate/" + name, DataVolumeID: "vol-" + name},
+				InstanceRole: name + "-instance-role", LogGroup: "/restate/" + name, DataVolumeID: "vol-" + name,
+				OrdersSecret: map[string]string{"a": "a-agent-orders"}[name]},
 			Functions: []StackFunction{{Name: fn, ExecRole: fn + "-role"}}})
 	}
 	env := "env_201hd7bh2yrxzmy6h1eqdfhx7g"
@@ -120,6 +131,27 @@ func TestBrokenStacks(t *testing.T) {
 		{"an unencrypted volume", func(a *Account) {
 			a.Volumes[0].Encrypted = false
 		}, []string{`a: flow "host -> its data volume": role a-instance-role -> volume vol-a: not encrypted`}},
+		{"a host agent that may write any tag of its volume", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], `"ForAllValues:StringLike":{"aws:TagKeys":"restate-agent/*"},`, "")
+		}, []string{`a: flow "host agent -> its orders, versions and report": role a-instance-role -> arn:aws:ec2:eu-central-1:123456789012:volume/vol-a: ec2:CreateTags of tags [restate-agent/heartbeat Name] allowed, want denied`}},
+		{"a host agent that may delete every tag (no Null)", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], `,"Null":{"aws:TagKeys":"false"}`, "")
+		}, []string{`a: flow "host agent -> its orders, versions and report": role a-instance-role -> arn:aws:ec2:eu-central-1:123456789012:volume/vol-a: ec2:DeleteTags allowed, want denied`}},
+		{"a host agent that may tag any volume", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], `volume/vol-a"],"Condition"`, `volume/*"],"Condition"`)
+		}, []string{`a: flow "host agent -> its orders, versions and report": role a-instance-role -> arn:aws:ec2:eu-central-1:123456789012:volume/vol-b: ec2:CreateTags of tags [restate-agent/heartbeat] allowed, want denied`}},
+		{"a host agent that may delete its functions", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], fnARN("a-fn-greeter")+`:*"`, fnARN("a-fn-greeter")+`*"`)
+		}, []string{`a: flow "host agent -> its orders, versions and report": role a-instance-role -> arn:aws:lambda:eu-central-1:123456789012:function:a-fn-greeter: lambda:DeleteFunction allowed, want denied`}},
+		{"a host agent that may publish any function", func(a *Account) {
+			a.Roles[0].Inline["p"] = strings.ReplaceAll(a.Roles[0].Inline["p"], `"lambda:PublishVersion"],"Resource":["`+fnARN("a-fn-greeter"), `"lambda:PublishVersion"],"Resource":["`+fnARN("*"))
+		}, []string{`a: flow "host agent -> its orders, versions and report": role a-instance-role -> arn:aws:lambda:eu-central-1:123456789012:function:b-fn-greeter: lambda:PublishVersion allowed, want denied`}},
+		{"a host agent without its orders", func(a *Account) {
+			a.Secrets = nil
+		}, []string{`a: flow "host agent -> its orders, versions and report": role a-instance-role -> secret a-agent-orders: no such secret`}},
+		{"a host of Jobs with the agent's grants", func(a *Account) {
+			a.Roles[3].Inline["p"] = strings.TrimSuffix(a.Roles[3].Inline["p"], "]}") + "," + allow("lambda:PublishVersion", fnARN("b-fn-greeter")) + "]}"
+		}, []string{`b: flow "host agent -> its orders, versions and report": role b-instance-role -> arn:aws:lambda:eu-central-1:123456789012:function:b-fn-greeter: lambda:PublishVersion allowed, want denied`}},
 		{"another managed policy", func(a *Account) {
 			a.Roles[0].Attached = append(a.Roles[0].Attached, "arn:aws:iam::aws:policy/AdministratorAccess")
 		}, []string{`a: flow "managed policies": role a-instance-role -> arn:aws:iam::aws:policy/AdministratorAccess`}},

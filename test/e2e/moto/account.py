@@ -26,7 +26,7 @@ def client(endpoint, service, region="us-east-1"):
 
 def seed_code(endpoint, region, bucket, keys):
     """A versioned bucket with a small zip at each key (moto runs no
-    Lambda code, so its content does not matter)."""
+    Lambda code, so only its hash matters)."""
     s3 = client(endpoint, "s3", region)
     try:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
@@ -37,7 +37,8 @@ def seed_code(endpoint, region, bucket, keys):
     for key in keys:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
-            z.writestr("index.js", "exports.handler = async () => ({});\n")
+            # The key in the code, so that each key has its own hash.
+            z.writestr("index.js", "exports.handler = async () => ({}); // %s\n" % key)
         versions[key] = s3.put_object(Bucket=bucket, Key=key, Body=buf.getvalue())["VersionId"]
     return versions
 
@@ -70,7 +71,7 @@ def network(endpoint, region):
 def inventory(endpoint, regions):
     """What a stack can leave in the account, by kind: EC2 resources that
     are not a region's defaults, IAM roles, instance profiles and role
-    policies, log groups and Lambda functions."""
+    policies, log groups, Secrets Manager secrets and Lambda functions."""
     out = {}
 
     def add(kind, ident):
@@ -107,6 +108,8 @@ def inventory(endpoint, regions):
         for v in ec2.describe_volumes()["Volumes"]:
             if v["State"] != "deleted":
                 add("volume", v["VolumeId"])
+        for s in client(endpoint, "secretsmanager", region).list_secrets()["SecretList"]:
+            add("secret", region + ":" + s["Name"])
         for g in client(endpoint, "logs", region).describe_log_groups()["logGroups"]:
             add("log-group", region + ":" + g["logGroupName"])
         for f in client(endpoint, "lambda", region).list_functions()["Functions"]:
@@ -126,8 +129,9 @@ def describe(endpoint, regions):
     """What the account audit reads: each instance's groups, subnet routes,
     addresses, zone and tags; each group's rules; each role's trust, inline
     and attached policies; instance profiles; functions, log groups and
-    volumes."""
-    out = {"instances": [], "securityGroups": [], "subnets": [], "roles": [], "instanceProfiles": [], "functions": [], "logGroups": [], "volumes": []}
+    volumes; Secrets Manager secrets."""
+    out = {"instances": [], "securityGroups": [], "subnets": [], "roles": [], "instanceProfiles": [], "functions": [], "logGroups": [], "volumes": [],
+           "secrets": []}
     for region in regions:
         ec2 = client(endpoint, "ec2", region)
         tables = ec2.describe_route_tables()["RouteTables"]
@@ -166,6 +170,8 @@ def describe(endpoint, regions):
                                    "tags": {t["Key"]: t["Value"] for t in v.get("Tags", [])}})
         for f in client(endpoint, "lambda", region).list_functions()["Functions"]:
             out["functions"].append({"name": f["FunctionName"], "arn": f["FunctionArn"], "role": f["Role"], "region": region})
+        for s in client(endpoint, "secretsmanager", region).list_secrets()["SecretList"]:
+            out["secrets"].append({"name": s["Name"], "arn": s["ARN"], "region": region})
         for g in client(endpoint, "logs", region).describe_log_groups()["logGroups"]:
             out["logGroups"].append({"name": g["logGroupName"], "arn": g["arn"], "region": region})
     iam = client(endpoint, "iam")
