@@ -26,6 +26,11 @@ func TestAWSLimits(t *testing.T) {
 		return func(xr *v1alpha1.XRestateStack) { xr.Spec.Environment.SelfHosted.DataVolume = v }
 	}
 	const volPath = "spec.environment.selfHosted.dataVolume."
+	serverEnv := func(k, v string) func(*v1alpha1.XRestateStack) {
+		return func(xr *v1alpha1.XRestateStack) {
+			xr.Spec.Environment.SelfHosted.Config.Environment = map[string]string{k: v}
+		}
+	}
 	cases := map[string]limit{
 		"gp3 of 16384 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16384})},
 		"gp3 of 16385 GiB":           {xr: vol(v1alpha1.DataVolumeSpec{SizeGiB: 16385}), wantField: volPath + "sizeGiB", wantText: "less than or equal to 16384"},
@@ -70,8 +75,15 @@ func TestAWSLimits(t *testing.T) {
 		"a Lambda description of 256":   {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Description = strings.Repeat("d", 256) })},
 		"a Lambda description of 257":   {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Description = strings.Repeat("d", 257) }), wantField: "spec.services[0].lambda.description", wantText: "more than 256"},
 		"a Lambda environment name":     {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"A_1": "x"} })},
-		"a Lambda environment non-name": {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"1A": "x"} }), wantField: "spec.services[0].lambda.environment[1A]", wantText: "not an environment variable name"},
-		"a Lambda reserved variable":    {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"AWS_REGION": "x"} }), wantField: "spec.services[0].lambda.environment[AWS_REGION]", wantText: "reserved"},
+		"a Lambda environment non-name": {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"1A": "x"} }), wantField: "spec.services[0].lambda.environment[1A]", wantText: "not a Lambda environment variable name"},
+		// Lambda's own rule: a letter first, and at least two characters.
+		"a Lambda environment name of 2": {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"A1": "x"} })},
+		"a Lambda environment name of 1": {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"A": "x"} }), wantField: "spec.services[0].lambda.environment[A]", wantText: "at least one letter, digit or _"},
+		"a Lambda environment name _A":   {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"_A": "x"} }), wantField: "spec.services[0].lambda.environment[_A]", wantText: "a letter, then"},
+		// Docker's env file takes lines of up to 64 KiB, newline included.
+		"a server environment line of 65535": {xr: serverEnv("BIG", strings.Repeat("a", 65535-4))},
+		"a server environment line of 65536": {xr: serverEnv("BIG", strings.Repeat("a", 65536-4)), wantField: "spec.environment.selfHosted.config.environment[BIG]", wantText: "over the 65535 Docker's env file takes"},
+		"a Lambda reserved variable":         {xr: lambdaOf(func(l *v1alpha1.LambdaServiceSpec) { l.Environment = map[string]string{"AWS_REGION": "x"} }), wantField: "spec.services[0].lambda.environment[AWS_REGION]", wantText: "reserved"},
 	} {
 		cases[name] = c
 	}

@@ -37,7 +37,10 @@ const (
 )
 
 var (
-	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	// lambdaEnvNameRE is Lambda's own rule for variable names: a letter,
+	// then at least one letter, digit or _.
+	lambdaEnvNameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+	bucketRE        = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// ecrImageRE matches a private ECR repository and captures its region.
 	ecrImageRE = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/`)
 	// Environment variables Lambda sets itself and refuses from a function.
@@ -124,8 +127,8 @@ func resolveLambda(region string, in v1alpha1.LambdaServiceSpec, p *platform.Sta
 	for _, k := range stack.SortedKeys(l.Environment) {
 		ep := fp.Child("environment").Key(k)
 		switch {
-		case !stack.EnvNameRE.MatchString(k):
-			errs = append(errs, field.Invalid(ep, k, "not an environment variable name (letters, digits and _, not starting with a digit)"))
+		case !lambdaEnvNameRE.MatchString(k):
+			errs = append(errs, field.Invalid(ep, k, "not a Lambda environment variable name: a letter, then at least one letter, digit or _"))
 		case reservedLambdaEnv[k] || strings.HasPrefix(k, "AWS_LAMBDA_"):
 			errs = append(errs, field.Forbidden(ep, "reserved: Lambda or this stack sets it"))
 		}

@@ -13,9 +13,6 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
-// EnvNameRE matches an environment variable name as Docker and the shell
-// take it.
-var EnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // AllowedBy reports whether s matches one of the platform's patterns where
 // an empty list allows nothing (what a claim may point the stack at).

@@ -14,6 +14,14 @@ import (
 	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
+// envNameRE matches an environment variable name as Docker and the shell
+// take it.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// maxEnvFileLine is the longest line Docker's --env-file reader takes
+// (bufio.Scanner's 64 KiB buffer, newline included).
+const maxEnvFileLine = 64*1024 - 1
+
 // Server is a SelfHostedSpec with its defaults filled in.
 type Server struct {
 	v1alpha1.SelfHostedSpec
@@ -185,13 +193,18 @@ func resolveServer(name, logScope, region string, in v1alpha1.SelfHostedSpec, p 
 	}
 	for _, k := range stack.SortedKeys(c.Environment) {
 		ep := fp.Child("config", "environment").Key(k)
-		if !stack.EnvNameRE.MatchString(k) {
+		if !envNameRE.MatchString(k) {
 			errs = append(errs, field.Invalid(ep, k, "not an environment variable name (letters, digits and _, not starting with a digit)"))
 		}
 		// Docker's env file has one variable a line; anything else in a value
 		// is passed to the container literally.
-		if strings.ContainsAny(c.Environment[k], "\n\r\x00") {
+		switch v := c.Environment[k]; {
+		case strings.ContainsAny(v, "\n\r\x00"):
 			errs = append(errs, field.Invalid(ep, "<redacted>", "may not contain newlines or NUL characters"))
+		case len(k)+1+len(v) > maxEnvFileLine:
+			// Docker reads the file line by line with a 64 KiB buffer; a
+			// longer line stops the bootstrap before Restate starts.
+			errs = append(errs, field.Invalid(ep, "<redacted>", fmt.Sprintf("the line %s=<value> is %d bytes, over the %d Docker's env file takes", k, len(k)+1+len(v), maxEnvFileLine)))
 		}
 	}
 
