@@ -18,7 +18,7 @@ RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
-.PHONY: all tools build generate check-generate render test unit render-test catalog-test golden packages bench bench-load e2e fuzz fuzz-cover clean
+.PHONY: all tools build generate check-generate render test unit render-test catalog-test golden packages bench bench-load bench-smoke e2e fuzz fuzz-cover clean
 
 all: test
 
@@ -117,7 +117,7 @@ catalog-test:
 	npm ci --prefix test/backstage --no-audit --no-fund
 	npm test --prefix test/backstage
 
-test: check-generate unit render-test catalog-test packages
+test: check-generate unit render-test catalog-test packages bench-smoke
 
 ## Fuzzing: each target of fn/fuzz_test.go explores for FUZZTIME (4 targets
 ## x 150 s = 10 minutes by default); `make test` runs their seeds only. A
@@ -149,6 +149,13 @@ e2e: $(ETCD) $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(KUBECTL) $(CROSSPLAN
 
 bench-load: build
 	$(GO) run ./hack/load -function $(FUNCTION)
+
+## The benchmarks once each, briefly, as make test runs them: figures from
+## here mean nothing, but a benchmark the function refuses fails.
+bench-smoke: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./fn/
+	$(GO) run ./hack/bench -count 1 -test.benchtime 1x >/dev/null
+	$(GO) run ./hack/load -function $(FUNCTION) -duration 1s -soak 200 >/dev/null
 
 clean:
 	rm -rf $(BIN) $(OUT)

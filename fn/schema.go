@@ -10,6 +10,7 @@ import (
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
@@ -72,4 +73,19 @@ func validateSpec(xr map[string]any) field.ErrorList {
 	}
 	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return celErrs
+}
+
+// ApplyXRDDefaults sets the XRD's defaults in a composite's spec, as the API
+// server sets them in a claim, for tools that build composites without
+// one (the benchmarks): the function itself never defaults, it validates
+// what the API server hands it.
+func ApplyXRDDefaults(xr map[string]any) error {
+	s, err := loadSpecSchema()
+	if err != nil {
+		return err
+	}
+	obj := map[string]any{"spec": xr["spec"]}
+	defaulting.Default(obj, s.structural)
+	xr["spec"] = obj["spec"]
+	return nil
 }

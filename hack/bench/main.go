@@ -24,6 +24,9 @@ import (
 
 func main() {
 	count := flag.Int("count", 3, "runs of each benchmark; the median is reported, as this machine is shared and noisy")
+	// testing's own flags: -test.benchtime=1x runs each case once (make
+	// test does, so that the benchmarks cannot rot unnoticed).
+	testing.Init()
 	flag.Parse()
 	cases, err := benchdata.Cases()
 	if err != nil {
