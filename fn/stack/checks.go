@@ -13,7 +13,6 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
-
 // AllowedBy reports whether s matches one of the platform's patterns where
 // an empty list allows nothing (what a claim may point the stack at).
 func AllowedBy(patterns []string, s string) bool {
