@@ -422,7 +422,9 @@ func (au *auditor) agent(s Stack, role Role, others []Stack) {
 		if ov, ok := find(au.a.Volumes, func(x Volume) bool { return x.ID == o.Host.DataVolumeID }); ok {
 			au.allowReq(s, FlowHostAgent, role, tags("ec2:CreateTags", volumeARN(ov.Region, ov.ID), "restate-agent/heartbeat"), false)
 		}
-		if osec, ok := find(au.a.Secrets, func(x Secret) bool { return o.Host.OrdersSecret != "" && (x.Name == o.Host.OrdersSecret || x.ARN == o.Host.OrdersSecret) }); ok {
+		if osec, ok := find(au.a.Secrets, func(x Secret) bool {
+			return o.Host.OrdersSecret != "" && (x.Name == o.Host.OrdersSecret || x.ARN == o.Host.OrdersSecret)
+		}); ok {
 			au.allow(s, FlowHostAgent, role, "secretsmanager:GetSecretValue", osec.ARN, false)
 		}
 	}
