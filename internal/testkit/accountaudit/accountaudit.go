@@ -6,8 +6,13 @@
 // to itself; Restate assumes exactly its invoker role,
 // which invokes exactly the stack's functions; the host and each function
 // write exactly their own logs; Restate Cloud assumes its role only with
-// the environment's external id. Each identity is also denied the same
+// the environment's external id; the host agent reads exactly its orders
+// and writes exactly its tags. Each identity is also denied the same
 // action on the matching resource of every other stack in the account.
+// And nothing more: every statement of every inline policy and trust of
+// every role the stacks compose, and every role an instance profile
+// holds, must be one a flow asks for (ledger.go); anything else is a
+// finding naming the statement.
 //
 // IAM decisions come from internal/iampolicy, which fails closed. AWS
 // managed policies that grant on "*" by design (SSM's core, X-Ray's write)
@@ -61,6 +66,8 @@ type Volume struct {
 	Zone      string            `json:"zone"`
 	Encrypted bool              `json:"encrypted"`
 	Tags      map[string]string `json:"tags"`
+	// KMSKeyID is the key ARN of an encrypted volume.
+	KMSKeyID string `json:"kmsKeyId"`
 }
 
 // SecurityGroup is a security group and its rules.
@@ -212,12 +219,36 @@ func Audit(a Account, stacks []Stack) []Finding {
 			au.cloud(s)
 		}
 	}
+	// Nothing more: every grant and trust of every role the stacks compose
+	// is one a flow above asked for.
+	for _, s := range stacks {
+		var roles []string
+		if s.Host != nil {
+			roles = append(roles, s.Host.InstanceRole)
+		}
+		if s.Host != nil || s.Cloud != nil {
+			roles = append(roles, s.InvokerRole)
+		}
+		if s.Cloud != nil {
+			roles = append(roles, s.Cloud.Role)
+		}
+		for _, f := range s.Functions {
+			roles = append(roles, f.ExecRole)
+		}
+		for _, name := range dedupe(roles) {
+			if r, ok := au.role(name); ok {
+				au.accountFor(s, r)
+			}
+		}
+	}
 	return au.findings
 }
 
 type auditor struct {
 	a        Account
 	findings []Finding
+	// justified are the grants and trusts the flows ask for.
+	justified map[grant]bool
 }
 
 func (au *auditor) fail(s Stack, flow, identity, resource, format string, args ...any) {
@@ -284,8 +315,14 @@ func (au *auditor) host(s Stack, others []Stack) {
 		return
 	}
 	au.managed(s, role)
+	au.justify(role.Name, "sts:AssumeRole", "Service:ec2.amazonaws.com", nil)
+	if len(profile.Roles) != 1 {
+		au.fail(s, FlowNothingMore, identity, "instance profile "+profile.ARN, "carries the roles %v; only its instance role belongs", profile.Roles)
+	}
 	hostIdentity := "role " + role.Name
 	if invoker, ok := au.role(s.InvokerRole); ok {
+		au.justify(role.Name, "sts:AssumeRole", invoker.ARN, nil)
+		au.justify(invoker.Name, "sts:AssumeRole", "AWS:"+role.ARN, nil)
 		au.allow(s, FlowRestateInvoker, role, "sts:AssumeRole", invoker.ARN, true)
 		au.trusts(s, FlowRestateInvoker, invoker, role.ARN, "sts:AssumeRole", nil, true)
 		for _, o := range others {
@@ -309,6 +346,9 @@ func (au *auditor) host(s Stack, others []Stack) {
 	if !ok {
 		au.fail(s, FlowHostLogs, hostIdentity, "log group "+h.LogGroup, "no such log group")
 		return
+	}
+	for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"} {
+		au.justify(role.Name, action, logs+":*", nil)
 	}
 	for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 		au.allow(s, FlowHostLogs, role, action, logs+":log-stream:i-0example", true)
@@ -350,6 +390,14 @@ func (au *auditor) volume(s Stack, inst Instance, role Role, others []Stack) {
 		return ctx
 	}
 	const attach = "ec2:AttachVolume"
+	au.justify(role.Name, attach, arn(v.Region, "volume/"+v.ID), nil)
+	for k, val := range inst.Tags {
+		au.justify(role.Name, attach, arn(inst.Region, "instance/*"), map[string]map[string][]string{"StringEquals": {"aws:ResourceTag/" + k: {val}}})
+	}
+	if v.KMSKeyID != "" {
+		au.justify(role.Name, "kms:CreateGrant", v.KMSKeyID, map[string]map[string][]string{
+			"Bool": {"kms:GrantIsForAWSResource": {"true"}}, "StringEquals": {"kms:ViaService": {"ec2." + v.Region + ".amazonaws.com"}}})
+	}
 	au.allowWith(s, FlowHostVolume, role, attach, arn(v.Region, "volume/"+v.ID), nil, true)
 	au.allowWith(s, FlowHostVolume, role, attach, arn(inst.Region, "instance/"+inst.ID), tagged(inst), true)
 	au.allowWith(s, FlowHostVolume, role, attach, arn(inst.Region, "instance/i-0ofnostack"), nil, false)
@@ -395,6 +443,11 @@ func (au *auditor) agent(s Stack, role Role, others []Stack) {
 		au.fail(s, FlowHostAgent, "role "+role.Name, "secret "+h.OrdersSecret, "no such secret")
 		return
 	}
+	au.justify(role.Name, "secretsmanager:GetSecretValue", secret.ARN[:max(len(secret.ARN)-7, 0)]+"-??????", nil)
+	for _, a := range []string{"ec2:CreateTags", "ec2:DeleteTags"} {
+		au.justify(role.Name, a, own, map[string]map[string][]string{
+			"ForAllValues:StringLike": {"aws:TagKeys": {"restate-agent/*"}}, "Null": {"aws:TagKeys": {"false"}}})
+	}
 	au.allow(s, FlowHostAgent, role, "secretsmanager:GetSecretValue", secret.ARN, true)
 	au.allowReq(s, FlowHostAgent, role, tags("ec2:CreateTags", own, "restate-agent/heartbeat", "restate-agent/svc/x"), true)
 	au.allowReq(s, FlowHostAgent, role, tags("ec2:DeleteTags", own, "restate-agent/svc/x"), true)
@@ -405,6 +458,8 @@ func (au *auditor) agent(s Stack, role Role, others []Stack) {
 		if !ok {
 			continue
 		}
+		au.justify(role.Name, "lambda:PublishVersion", fn.ARN, nil)
+		au.justify(role.Name, "lambda:DeleteFunction", fn.ARN+":*", nil)
 		au.allow(s, FlowHostAgent, role, "lambda:PublishVersion", fn.ARN, true)
 		au.allow(s, FlowHostAgent, role, "lambda:DeleteFunction", fn.ARN+":1", true)
 		au.allow(s, FlowHostAgent, role, "lambda:DeleteFunction", fn.ARN, false)
@@ -437,6 +492,8 @@ func (au *auditor) function(s Stack, f StackFunction, others []Stack) {
 		return
 	}
 	if invoker, ok := au.role(s.InvokerRole); ok {
+		au.justify(invoker.Name, "lambda:InvokeFunction", fn.ARN, nil)
+		au.justify(invoker.Name, "lambda:InvokeFunction", fn.ARN+":*", nil)
 		for _, arn := range []string{fn.ARN, fn.ARN + ":$LATEST", fn.ARN + ":1"} {
 			au.allow(s, FlowInvokerLambda, invoker, "lambda:InvokeFunction", arn, true)
 		}
@@ -454,12 +511,16 @@ func (au *auditor) function(s Stack, f StackFunction, others []Stack) {
 		return
 	}
 	au.managed(s, exec)
+	au.justify(exec.Name, "sts:AssumeRole", "Service:lambda.amazonaws.com", nil)
 	au.trusts(s, FlowLambdaLogs, exec, "lambda.amazonaws.com", "sts:AssumeRole", nil, true)
 	own, ok := au.logGroup("/aws/lambda/" + f.Name)
 	if !ok {
 		// Lambda creates it on the first invocation; its ARN is known.
 		own = strings.Replace(fn.ARN, ":lambda:", ":logs:", 1)
 		own = own[:strings.Index(own, ":function:")] + ":log-group:/aws/lambda/" + f.Name
+	}
+	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+		au.justify(exec.Name, a, own+":*", nil)
 	}
 	au.allow(s, FlowLambdaLogs, exec, "logs:PutLogEvents", own+":log-stream:2026/01/01/[$LATEST]x", true)
 	for _, o := range append(others, s) {
@@ -479,10 +540,18 @@ func (au *auditor) cloud(s Stack) {
 		return
 	}
 	good := map[string]string{"sts:ExternalId": s.Cloud.EnvironmentID, "aws:PrincipalArn": restateCloudRoleARN}
+	const restateAccount = "AWS:arn:aws:iam::654654156625:root"
+	au.justify(role.Name, "sts:AssumeRole", restateAccount, map[string]map[string][]string{
+		"StringEquals": {"sts:ExternalId": {s.Cloud.EnvironmentID}, "aws:PrincipalArn": {restateCloudRoleARN}}})
+	au.justify(role.Name, "sts:TagSession", restateAccount, nil)
 	au.trusts(s, FlowCloudInvoker, role, restateCloudSession, "sts:AssumeRole", good, true)
 	au.trusts(s, FlowCloudInvoker, role, restateCloudSession, "sts:AssumeRole", map[string]string{"aws:PrincipalArn": restateCloudRoleARN}, false)
 	au.trusts(s, FlowCloudInvoker, role, restateCloudSession, "sts:AssumeRole", map[string]string{"sts:ExternalId": "env_another", "aws:PrincipalArn": restateCloudRoleARN}, false)
 	au.trusts(s, FlowCloudInvoker, role, "arn:aws:sts::111122223333:assumed-role/Other/x", "sts:AssumeRole", good, false)
+	// Another principal of Restate's own account, with the right external
+	// id: only Restate Cloud's role may assume this one.
+	au.trusts(s, FlowCloudInvoker, role, "arn:aws:sts::654654156625:assumed-role/Other/x", "sts:AssumeRole",
+		map[string]string{"sts:ExternalId": s.Cloud.EnvironmentID, "aws:PrincipalArn": "arn:aws:iam::654654156625:role/Other"}, false)
 }
 
 // allow checks that a role's inline policies allow (or, want false, deny)

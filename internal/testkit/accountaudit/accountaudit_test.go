@@ -173,3 +173,71 @@ func TestBrokenStacks(t *testing.T) {
 		}
 	}
 }
+
+// TestNothingMore: a grant or trust that no flow asks for is a finding
+// naming the role, the policy and the statement, even where every flow's
+// own probes pass.
+func TestNothingMore(t *testing.T) {
+	const nm = `: flow "nothing more": `
+	addInline := func(role int, name, doc string) func(a *Account) {
+		return func(a *Account) {
+			if a.Roles[role].Inline == nil {
+				a.Roles[role].Inline = map[string]string{}
+			}
+			a.Roles[role].Inline[name] = doc
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		breakIt func(a *Account)
+		want    string
+	}{
+		{"the invoker may also delete the stack's function", addInline(1, "extra", policy(allow("lambda:DeleteFunction", fnARN("a-fn-greeter")))),
+			`a` + nm + `role a-invoker-role -> policy extra statement 0: lambda:DeleteFunction on ` + fnARN("a-fn-greeter") + `, which no flow asks for`},
+		{"an execution role may update its own function", addInline(2, "extra", policy(allow("lambda:UpdateFunctionCode", fnARN("a-fn-greeter")))),
+			`a` + nm + `role a-fn-greeter-role -> policy extra statement 0: lambda:UpdateFunctionCode on ` + fnARN("a-fn-greeter")},
+		{"an execution role may invoke another stack's function", addInline(2, "extra", policy(allow("lambda:InvokeFunction", fnARN("b-fn-greeter")))),
+			`a` + nm + `role a-fn-greeter-role -> policy extra statement 0: lambda:InvokeFunction on ` + fnARN("b-fn-greeter")},
+		{"an instance profile with a second role", func(a *Account) {
+			a.InstanceProfiles[0].Roles = append(a.InstanceProfiles[0].Roles, roleARN("admin"))
+		}, `a` + nm + `instance i-a -> instance profile arn:aws:iam::123456789012:instance-profile/a-profile: carries the roles`},
+		{"an execution role trusted by more than Lambda", func(a *Account) {
+			a.Roles[2].Trust = policy(`{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","ec2.amazonaws.com"]},"Action":["sts:AssumeRole"]}`)
+		}, `a` + nm + `Service ec2.amazonaws.com -> trust of role a-fn-greeter-role statement 0: may sts:AssumeRole, which no flow asks for`},
+		{"a Cloud trust that checks the external id, not the principal", func(a *Account) {
+			a.Roles[len(a.Roles)-1].Trust = policy(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:AssumeRole"],"Condition":{"StringEquals":{"sts:ExternalId":"env_201hd7bh2yrxzmy6h1eqdfhx7g"}}}`,
+				`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::654654156625:root"},"Action":["sts:TagSession"]}`)
+		}, `c` + nm + `AWS arn:aws:iam::654654156625:root -> trust of role c-invoker-role statement 0: may sts:AssumeRole when StringEquals sts:ExternalId=env_201hd7bh2yrxzmy6h1eqdfhx7g`},
+		{"a Cloud invoker granted more than its stack's functions", addInline(len(healthyRoles())-1, "invoke", policy(allow("lambda:InvokeFunction", fnARN("a-fn-greeter")))),
+			`c` + nm + `role c-invoker-role -> policy invoke statement 0: lambda:InvokeFunction on ` + fnARN("a-fn-greeter")},
+		{"a host that may also read buckets", addInline(0, "extra", policy(allow("s3:GetObject", "arn:aws:s3:::team-a-artifacts/*"))),
+			`a` + nm + `role a-instance-role -> policy extra statement 0: s3:GetObject on arn:aws:s3:::team-a-artifacts/*`},
+		{"an invoker trusted by another role too", func(a *Account) {
+			a.Roles[1].Trust = policy(`{"Effect":"Allow","Principal":{"AWS":["` + roleARN("a-instance-role") + `","` + roleARN("ci") + `"]},"Action":["sts:AssumeRole"]}`)
+		}, `a` + nm + `AWS ` + roleARN("ci") + ` -> trust of role a-invoker-role statement 0: may sts:AssumeRole`},
+		{"a host trusted by Lambda too", func(a *Account) {
+			a.Roles[0].Trust = policy(`{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]},"Action":["sts:AssumeRole"]}`)
+		}, `a` + nm + `Service lambda.amazonaws.com -> trust of role a-instance-role statement 0`},
+		{"a host agent that may also read its volume's snapshots", addInline(0, "extra", policy(allow("ec2:CreateSnapshot", "arn:aws:ec2:eu-central-1:"+acct+":volume/vol-a"))),
+			`a` + nm + `role a-instance-role -> policy extra statement 0: ec2:CreateSnapshot on arn:aws:ec2:eu-central-1:123456789012:volume/vol-a`},
+	} {
+		a, stacks := healthy()
+		tc.breakIt(&a)
+		var got []string
+		for _, f := range Audit(a, stacks) {
+			got = append(got, f.String())
+		}
+		found := false
+		for _, g := range got {
+			found = found || strings.HasPrefix(g, tc.want)
+		}
+		if !found {
+			t.Errorf("%s: no finding %q in %q", tc.name, tc.want, got)
+		}
+	}
+}
+
+func healthyRoles() []Role {
+	a, _ := healthy()
+	return a.Roles
+}

@@ -167,6 +167,7 @@ def describe(endpoint, regions):
                                          "profileArn": i.get("IamInstanceProfile", {}).get("Arn", "")})
         for v in ec2.describe_volumes()["Volumes"]:
             out["volumes"].append({"id": v["VolumeId"], "region": region, "zone": v["AvailabilityZone"], "encrypted": v.get("Encrypted", False),
+                                   "kmsKeyId": v.get("KmsKeyId", ""),
                                    "tags": {t["Key"]: t["Value"] for t in v.get("Tags", [])}})
         for f in client(endpoint, "lambda", region).list_functions()["Functions"]:
             out["functions"].append({"name": f["FunctionName"], "arn": f["FunctionArn"], "role": f["Role"], "region": region})
