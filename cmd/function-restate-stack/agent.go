@@ -25,6 +25,7 @@ type agentCmd struct {
 	StateFile    string        `help:"Where the agent remembers its report (on the data volume, to outlive the instance)." default:"/state/agent-state.json"`
 	Interval     time.Duration `help:"Time between passes." default:"15s"`
 	RetryAfter   time.Duration `help:"Time before a failed registration is tried again at the same revision." default:"2m"`
+	Heartbeat    time.Duration `help:"Time between heartbeats when nothing else changes." default:"1m"`
 	Once         bool          `help:"Run one pass and exit."`
 }
 
@@ -41,7 +42,7 @@ func (c *agentCmd) Run() error {
 	}
 	a := &agent.Agent{
 		AdminURL: c.AdminURL, Channel: agent.NewAWSChannel(cfg, c.OrdersSecret, c.VolumeID), Publisher: pub,
-		StateFile: c.StateFile, RetryAfter: c.RetryAfter, Log: os.Stderr,
+		StateFile: c.StateFile, RetryAfter: c.RetryAfter, HeartbeatEvery: c.Heartbeat, Log: os.Stderr,
 	}
 	if c.Once {
 		return a.Step(ctx)

@@ -42,8 +42,12 @@ type Agent struct {
 	// RetryAfter is how long a failed order waits before it is tried again
 	// at the same revision.
 	RetryAfter time.Duration
-	Log        io.Writer
-	Now        func() time.Time
+	// HeartbeatEvery is how often the heartbeat is written when nothing
+	// else changed (every pass when zero): each write is a change
+	// provider-aws observes and the function reconciles.
+	HeartbeatEvery time.Duration
+	Log            io.Writer
+	Now            func() time.Time
 
 	state *state
 }
@@ -65,7 +69,9 @@ func (a *Agent) Step(ctx context.Context) error {
 	}
 	now := a.now()
 	tags := maps.Clone(a.state.Tags)
-	tags[agentcontract.TagHeartbeat] = agentcontract.HeartbeatValue(now)
+	if last, err := time.Parse(time.RFC3339, tags[agentcontract.TagHeartbeat]); err != nil || now.Sub(last) >= a.HeartbeatEvery {
+		tags[agentcontract.TagHeartbeat] = agentcontract.HeartbeatValue(now)
+	}
 
 	raw, err := a.Channel.Orders(ctx)
 	var orders agentcontract.Orders
@@ -210,6 +216,14 @@ func (a *Agent) write(ctx context.Context, tags map[string]string) error {
 		}
 	}
 	slices.Sort(del)
+	if len(set) > 0 && set[agentcontract.TagHeartbeat] == "" && a.HeartbeatEvery > 0 {
+		// Something changed: the report says when, too.
+		set[agentcontract.TagHeartbeat] = agentcontract.HeartbeatValue(a.now())
+		tags[agentcontract.TagHeartbeat] = set[agentcontract.TagHeartbeat]
+	}
+	if len(set) == 0 && len(del) == 0 {
+		return a.save()
+	}
 	if err := a.Channel.Tag(ctx, set, del); err != nil {
 		return fmt.Errorf("cannot write the report: %w", err)
 	}
