@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -113,6 +114,28 @@ func TestControlPlaneInABox(t *testing.T) {
 
 	t.Run("the provider's status shapes are what the render's stand-in is held to", func(t *testing.T) {
 		recordShapes(t, b)
+	})
+
+	t.Run("crossplane resource trace shows every composed resource ready", func(t *testing.T) {
+		for _, claim := range []string{"minimal", "holiday"} {
+			cmd := exec.Command(bin(t, "CROSSPLANE"), "resource", "trace", "restatestack", claim, "-n", "team-a", "-o", "wide")
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+b.kubeconfig)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("crossplane resource trace %s: %v\n%s", claim, err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			want := len(composedKeys(t, b, claim)) + 2 // the claim and its composite
+			if len(lines)-1 < want {
+				t.Errorf("%s: trace shows %d resources, want %d:\n%s", claim, len(lines)-1, want, out)
+			}
+			for _, l := range lines[1:] {
+				if f := strings.Fields(l); len(f) > 3 && slices.Contains(f[1:4], "False") {
+					t.Errorf("%s: not ready in the trace: %s", claim, l)
+				}
+			}
+			t.Logf("crossplane resource trace restatestack %s -n team-a:\n%s", claim, out)
+		}
 	})
 
 	t.Run("the self-hosted claim is Ready with its URLs in kubectl get", func(t *testing.T) {
