@@ -11,6 +11,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -69,12 +72,55 @@ func TestRender(t *testing.T) {
 
 	t.Run("golden", func(t *testing.T) {
 		for _, ex := range examples {
-			files := map[string][]byte{"first-reconcile.yaml": ex.First, "second-reconcile.yaml": ex.Second, "settled.yaml": ex.Settled}
+			files := map[string][]byte{"first-reconcile.yaml": ex.First, "second-reconcile.yaml": ex.Second, "settled.yaml": ex.Settled, "graph.mmd": []byte(ex.Graph)}
 			if ud, hostFiles, ok := hostView(t, ex.Settled); ok {
 				files["user-data.txt"], files["host-files.txt"] = ud, hostFiles
 			}
 			for file, got := range files {
 				golden(t, filepath.Join("golden", ex.Name, file), got)
+			}
+		}
+	})
+
+	// The picture is drawn from the function's own parts and gates: it
+	// shows exactly what the settled render composes, and the README shows
+	// the default self-hosted stack's as make render draws it.
+	t.Run("graph", func(t *testing.T) {
+		nodeRE := regexp.MustCompile(`(?m)^  \w+\["([^<]+)<br/>`)
+		for _, ex := range examples {
+			var drawn, composed []string
+			for _, m := range nodeRE.FindAllStringSubmatch(ex.Graph, -1) {
+				drawn = append(drawn, m[1])
+			}
+			for _, d := range localrender.Composed(mustSplit(t, ex.Settled)) {
+				composed = append(composed, d.GetAnnotations()["crossplane.io/composition-resource-name"])
+			}
+			sort.Strings(drawn)
+			sort.Strings(composed)
+			if !slices.Equal(drawn, composed) {
+				t.Errorf("%s: the graph draws %v, the render composes %v", ex.Name, drawn, composed)
+			}
+			if ex.Name != "selfhosted-minimal" {
+				continue
+			}
+			readme, err := os.ReadFile("../README.md")
+			if err != nil {
+				t.Fatal(err)
+			}
+			const start, end = "<!-- graph: selfhosted-minimal (make golden rewrites it) -->\n```mermaid\n", "```\n<!-- /graph -->"
+			i, j := bytes.Index(readme, []byte(start)), bytes.Index(readme, []byte(end))
+			if i < 0 || j < i {
+				t.Fatalf("README.md has no graph block %q", start)
+			}
+			if got := string(readme[i+len(start) : j]); got != ex.Graph {
+				if *update {
+					readme = append(append(append([]byte{}, readme[:i+len(start)]...), ex.Graph...), readme[j:]...)
+					if err := os.WriteFile("../README.md", readme, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				t.Errorf("README.md's graph of selfhosted-minimal differs from what make render draws: run make golden")
 			}
 		}
 	})

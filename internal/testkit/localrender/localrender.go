@@ -17,9 +17,12 @@ import (
 	"strings"
 	"time"
 
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/restate-crossplane/function-restate-stack/fn"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/loopback"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/providersim"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/yamldocs"
@@ -244,6 +247,9 @@ type Example struct {
 	// what waited for ARNs and DNS names, and registration Jobs, appear.
 	Second  []byte
 	Settled []byte
+	// Graph is the settled stack's resources and what each waits for, as a
+	// Mermaid flowchart (fn.Graph).
+	Graph string
 }
 
 // RenderExamples renders every claim in claimsDir, working in workDir.
@@ -326,7 +332,66 @@ func renderExample(ctx context.Context, t Tools, r Repo, fnAddress, claimFile, d
 			second = settled
 		}
 	}
-	return &Example{XR: xr, First: first, Second: second, Settled: settled}, nil
+	graph, err := graphOf(r.Composition, settled, previous)
+	if err != nil {
+		return nil, fmt.Errorf("the graph of %s: %w", filepath.Base(claimFile), err)
+	}
+	return &Example{XR: xr, First: first, Second: second, Settled: settled, Graph: graph}, nil
+}
+
+// graphOf draws the settled stack: the request the last reconcile had
+// (the settled composite, what was observed, the Composition's input),
+// through fn.Graph.
+func graphOf(compositionFile string, settled []byte, observed []*unstructured.Unstructured) (string, error) {
+	docs, err := yamldocs.Split(settled)
+	if err != nil || len(docs) == 0 {
+		return "", fmt.Errorf("no composite in the render: %v", err)
+	}
+	xr, err := structpb.NewStruct(docs[0].Object)
+	if err != nil {
+		return "", err
+	}
+	req := &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: xr}, Resources: map[string]*fnv1.Resource{}}}
+	obs := make([]*unstructured.Unstructured, 0, len(observed))
+	for _, o := range observed {
+		obs = append(obs, o.DeepCopy())
+	}
+	if err := providersim.ObserveAll(obs); err != nil {
+		return "", err
+	}
+	for _, o := range obs {
+		s, err := structpb.NewStruct(o.Object)
+		if err != nil {
+			return "", err
+		}
+		req.Observed.Resources[o.GetAnnotations()["crossplane.io/composition-resource-name"]] = &fnv1.Resource{Resource: s}
+	}
+	b, err := os.ReadFile(compositionFile)
+	if err != nil {
+		return "", err
+	}
+	var comp struct {
+		Spec struct {
+			Pipeline []struct {
+				Input map[string]any `json:"input"`
+			} `json:"pipeline"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &comp); err != nil {
+		return "", err
+	}
+	for _, step := range comp.Spec.Pipeline {
+		if step.Input["kind"] == "StackPolicy" {
+			if req.Input, err = structpb.NewStruct(step.Input); err != nil {
+				return "", err
+			}
+		}
+	}
+	nodes, err := fn.Graph(req)
+	if err != nil {
+		return "", err
+	}
+	return fn.Mermaid(nodes), nil
 }
 
 // maxRounds bounds the reconciles of an example that never settles.
