@@ -81,7 +81,9 @@ func Graph(req *fnv1.RunFunctionRequest) ([]GraphNode, error) {
 func Mermaid(nodes []GraphNode) string {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	id := func(key string) string { return strings.NewReplacer("-", "_", ".", "_", " ", "_", "#", "_").Replace(key) }
+	id := func(key string) string {
+		return strings.NewReplacer("-", "_", ".", "_", " ", "_", "#", "_").Replace(key)
+	}
 	known := map[string]bool{}
 	for _, n := range nodes {
 		known[n.Key] = true
