@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 )
 
 // startCrossplane installs Crossplane's CRDs and TLS Secrets (core init)
@@ -120,13 +123,22 @@ func (b *box) crossplaneRBAC(coreModule string) {
 		b.apply(strings.Join(out, "\n"))
 	}
 	b.applyInstall(repo, "crossplane-rbac.yaml")
+	// What Crossplane's RBAC manager grants for installed packages: every
+	// group of the kinds the stack composes (internal/kinds), the XRD's and
+	// the provider's own.
+	groups := []string{"stack.restate-crossplane.io", "aws.crossplane.io"}
+	for _, k := range kinds.All {
+		if k.AWS && !slices.Contains(groups, k.Group) {
+			groups = append(groups, k.Group)
+		}
+	}
 	b.apply(`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: crossplane:e2e:rbac-manager-stand-in
   labels: {rbac.crossplane.io/aggregate-to-crossplane: "true"}
 rules:
-- apiGroups: [stack.restate-crossplane.io, ec2.aws.crossplane.io, iam.aws.crossplane.io, cloudwatchlogs.aws.crossplane.io, lambda.aws.crossplane.io, aws.crossplane.io]
+- apiGroups: [` + strings.Join(groups, ", ") + `]
   resources: ["*"]
   verbs: ["*"]
 `)
