@@ -121,7 +121,11 @@ func (f *Function) Stop() {
 
 // ClaimToXR derives the composite resource Crossplane would create for a
 // claim, so render sees exactly what users apply: same spec, a name with a
-// stable five-character suffix, and the claim labels.
+// stable five-character suffix, and the claim labels. The CLI's own
+// `crossplane xr generate` (alpha in CLI v2) draws a random suffix on each
+// run (golden files would change every render) and adds a spec.claimRef
+// Crossplane itself does not set on a claim's composite; with --name it
+// would need this hash anyway, so these lines stay.
 func ClaimToXR(claim []byte) ([]byte, error) {
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(claim, &u.Object); err != nil {
