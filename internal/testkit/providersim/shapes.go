@@ -2,8 +2,11 @@ package providersim
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 )
+
+var uuidRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 // Shapes are the status fields a provider reports for each kind: the dotted
 // path of each leaf under status.atProvider, with its JSON type. The
@@ -26,6 +29,9 @@ func walk(prefix string, v any, out map[string]string) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, child := range x {
+			if uuidRE.MatchString(k) {
+				k = "{id}" // a map keyed by ids (Secrets Manager's versions)
+			}
 			p := k
 			if prefix != "" {
 				p = prefix + "." + k
