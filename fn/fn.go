@@ -140,6 +140,11 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		return rsp, nil
 	}
 	learn(s, env, observed, xr.Status)
+	if err := checkAccounts(s.AccountID, observed); err != nil {
+		response.Fatal(rsp, err)
+		response.ConditionFalse(rsp, ConditionValid, "ObservedAccountMismatch").WithMessage(err.Error()).TargetCompositeAndClaim()
+		return rsp, nil
+	}
 	if errs := env.CheckObserved(observed); len(errs) > 0 {
 		invalid(rsp, errs)
 		return rsp, nil

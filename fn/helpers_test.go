@@ -17,10 +17,11 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/fn/env/selfhosted"
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/providersim"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/userdataview"
 )
 
-const testAccount = "111122223333"
+const testAccount = providersim.Account // as the provider stand-in reports it
 
 // newXR is a self-hosted stack with every default; tests change what they
 // exercise.

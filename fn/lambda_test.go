@@ -87,7 +87,7 @@ func TestLambdaService(t *testing.T) {
 	want(t, str(pol, "spec", "forProvider", "roleNameRef", "name"), "demo-x7k2p-fn-trips.role")
 	wantPolicy(t, valueAt(pol, "spec", "forProvider", "document"),
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],
-		  "Resource":["arn:aws:logs:eu-central-1:111122223333:log-group:/aws/lambda/demo-x7k2p-fn-trips:*"]}]}`)
+		  "Resource":["arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/demo-x7k2p-fn-trips:*"]}]}`)
 
 	lg := d["fn-trips.log-group"]
 	want(t, str(lg, "spec", "forProvider", "logGroupName"), "/aws/lambda/demo-x7k2p-fn-trips")
@@ -167,10 +167,10 @@ func TestInvokeGrant(t *testing.T) {
 	g := d[keyInvokeGrant]
 	want(t, str(g, "spec", "forProvider", "roleNameRef", "name"), "demo-x7k2p-invoker-role")
 	wantPolicy(t, valueAt(g, "spec", "forProvider", "document"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":[
-		"arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-trips",
-		"arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-trips:*",
-		"arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-flights",
-		"arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-flights:*"]}]}`)
+		"arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-trips",
+		"arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-trips:*",
+		"arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-flights",
+		"arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-flights:*"]}]}`)
 
 	t.Run("none when every service opts out or is HTTP", func(t *testing.T) {
 		d := compose(t, newXR(withServices(skipped, httpService("orders", "http://orders:9080"))), newPolicy())
@@ -192,7 +192,7 @@ func TestInvokeGrant(t *testing.T) {
 	})
 	t.Run("other partitions", func(t *testing.T) {
 		d := compose(t, newXR(withServices(s3Service("trips")), func(xr *v1alpha1.XRestateStack) { xr.Spec.Region = "cn-north-1" }), newPolicy())
-		wantContains(t, policyDoc(t, d[keyInvokeGrant]), `"arn:aws-cn:lambda:cn-north-1:111122223333:function:demo-x7k2p-fn-trips"`)
+		wantContains(t, policyDoc(t, d[keyInvokeGrant]), `"arn:aws-cn:lambda:cn-north-1:123456789012:function:demo-x7k2p-fn-trips"`)
 	})
 }
 
@@ -231,7 +231,7 @@ func TestCloudEnvironment(t *testing.T) {
 		want(t, str(statusOf(rsp), "status", "adminUrl"), "https://201hd7bh2yrxzmy6h1eqdfhx7g.env.eu.restate.cloud:9070")
 	})
 	t.Run("an existing invoker role of the stack's account gets the grant", func(t *testing.T) {
-		existing := "arn:aws:iam::111122223333:role/platform/restate-invoker"
+		existing := "arn:aws:iam::123456789012:role/platform/restate-invoker"
 		rsp := run(t, newRequest(t, newXR(cloudEnv(func(c *v1alpha1.CloudEnvironmentSpec) { c.InvokerRoleARN = existing }), withServices(s3Service("greeter"))), newPolicy()))
 		d := desiredOf(rsp)
 		if d[stack.KeyInvokerRole] != nil {
@@ -271,7 +271,7 @@ func TestExternalEnvironment(t *testing.T) {
 	want(t, str(st, "status", "invokerRoleArn"), "")
 
 	t.Run("with an invoker role", func(t *testing.T) {
-		role := "arn:aws:iam::111122223333:role/restate-invoker"
+		role := "arn:aws:iam::123456789012:role/restate-invoker"
 		rsp := run(t, newRequest(t, newXR(externalEnv(func(e *v1alpha1.ExternalEnvironmentSpec) { e.InvokerRoleARN = role }), withServices(s3Service("trips"))), newPolicy()))
 		want(t, str(desiredOf(rsp)[keyInvokeGrant], "spec", "forProvider", "roleName"), "restate-invoker")
 		want(t, str(statusOf(rsp), "status", "invokerRoleArn"), role)
@@ -294,7 +294,7 @@ func TestServicesStatus(t *testing.T) {
 	for k, u := range first {
 		at := map[string]any{}
 		if k == "fn-greeter" {
-			at = map[string]any{"functionARN": "arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-greeter", "codeSHA256": "c2hhMjU2", "version": "$LATEST"}
+			at = map[string]any{"functionARN": "arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-greeter", "codeSHA256": "c2hhMjU2", "version": "$LATEST"}
 		}
 		observed = append(observed, observedReady(k, u.GetAPIVersion(), u.GetKind(), at))
 	}
@@ -303,7 +303,7 @@ func TestServicesStatus(t *testing.T) {
 	wantCondition(t, rsp, ConditionEnvironmentReady, fnv1.Status_STATUS_CONDITION_TRUE)
 	want(t, servicesOf(t, rsp)[0], v1alpha1.ServiceStatus{
 		Name: "greeter", Kind: "Lambda", Ready: true,
-		FunctionARN: "arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-greeter", CodeSHA256: "c2hhMjU2",
+		FunctionARN: "arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-greeter", CodeSHA256: "c2hhMjU2",
 	})
 }
 

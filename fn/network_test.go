@@ -70,7 +70,7 @@ func TestInstanceProfileWaitsForItsRole(t *testing.T) {
 	if _, ok := compose(t, xr, newPolicy())[selfhosted.KeyInstanceProfile]; ok {
 		t.Fatal("the instance profile is composed before its role exists")
 	}
-	role := observedReady(selfhosted.KeyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role", map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"})
+	role := observedReady(selfhosted.KeyInstanceRole, "iam.aws.crossplane.io/v1beta1", "Role", map[string]any{"arn": "arn:aws:iam::123456789012:role/demo-x7k2p-instance-role"})
 	if _, ok := compose(t, xr, newPolicy(), role)[selfhosted.KeyInstanceProfile]; !ok {
 		t.Error("the instance profile is not composed once its role is ready")
 	}

@@ -133,7 +133,7 @@ func TestParity(t *testing.T) {
 				wantInt(t, d[selfhosted.KeyLogGroup], 365, "spec", "forProvider", "retentionInDays")
 				want(t, fileOnHost(t, h, "log-group"), "/restate/demo-x7k2p/server")
 				doc := policyDoc(t, d[selfhosted.KeyInstanceRolePolicy])
-				wantContains(t, doc, `"arn:aws:logs:eu-central-1:111122223333:log-group:/restate/demo-x7k2p/server:*"`)
+				wantContains(t, doc, `"arn:aws:logs:eu-central-1:123456789012:log-group:/restate/demo-x7k2p/server:*"`)
 			},
 		},
 		"tracing Disabled: no collector, no X-Ray grant": {
@@ -221,7 +221,7 @@ func TestParity(t *testing.T) {
 				want(t, ebs["kmsKeyId"].(string), "1234abcd-12ab-34cd-56ef-1234567890ab")
 				// Attaching a volume of a customer managed key needs a
 				// grant, which EC2 makes for the host on that key alone.
-				wantContains(t, policyDoc(t, d[selfhosted.KeyInstanceRolePolicy]), `{"Action":["kms:CreateGrant"],"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"},"StringEquals":{"kms:ViaService":"ec2.eu-central-1.amazonaws.com"}},"Effect":"Allow","Resource":["arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`)
+				wantContains(t, policyDoc(t, d[selfhosted.KeyInstanceRolePolicy]), `{"Action":["kms:CreateGrant"],"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"},"StringEquals":{"kms:ViaService":"ec2.eu-central-1.amazonaws.com"}},"Effect":"Allow","Resource":["arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`)
 			},
 		},
 		"restateConfig: defaults": {
@@ -337,9 +337,9 @@ func TestParity(t *testing.T) {
 			check: func(t *testing.T, d map[string]*unstructured.Unstructured, _ *userdataview.View) {
 				want(t, str(d[selfhosted.KeyInstanceRoleSSM], "spec", "forProvider", "policyArn"), "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
 				wantContains(t, str(d[selfhosted.KeyInstanceRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"Service":"ec2.amazonaws.com"`)
-				wantContains(t, str(d[stack.KeyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"AWS":"arn:aws:iam::111122223333:role/demo-x7k2p-instance-role"`)
+				wantContains(t, str(d[stack.KeyInvokerRole], "spec", "forProvider", "assumeRolePolicyDocument"), `"AWS":"arn:aws:iam::123456789012:role/demo-x7k2p-instance-role"`)
 				doc := policyDoc(t, d[selfhosted.KeyInstanceRolePolicy])
-				wantContains(t, doc, `{"Action":["sts:AssumeRole"],"Effect":"Allow","Resource":["arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role"]}`)
+				wantContains(t, doc, `{"Action":["sts:AssumeRole"],"Effect":"Allow","Resource":["arn:aws:iam::123456789012:role/demo-x7k2p-invoker-role"]}`)
 				wantNotContains(t, doc, `"*"`)
 				want(t, str(d[selfhosted.KeyInstanceProfile], "spec", "forProvider", "roleRef", "name"), "demo-x7k2p-instance-role")
 			},

@@ -384,7 +384,7 @@ func TestPublishedVersioning(t *testing.T) {
 	g := d[keyPublishGrant]
 	want(t, str(g, "spec", "forProvider", "roleName"), "restate-publisher")
 	wantPolicy(t, valueAt(g, "spec", "forProvider", "document"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:PublishVersion"],
-		"Resource":["arn:aws:lambda:eu-central-1:111122223333:function:demo-x7k2p-fn-greeter"]}]}`)
+		"Resource":["arn:aws:lambda:eu-central-1:123456789012:function:demo-x7k2p-fn-greeter"]}]}`)
 	job := jobOf(t, d[keysWithPrefix(d, keyRegisterPrefix+"greeter-")[0]])
 	want(t, str(job, "spec", "template", "spec", "serviceAccountName"), "restate-publisher")
 	args := argsOf(t, job)

@@ -219,7 +219,7 @@ func all(changes ...func(*v1alpha1.XRestateStack)) func(*v1alpha1.XRestateStack)
 }
 
 func withPublisher(p *platform.StackPolicy) {
-	p.Registration.Publisher = &platform.PublisherIdentity{ServiceAccountName: "restate-publisher", RoleARN: "arn:aws:iam::111122223333:role/restate-publisher"}
+	p.Registration.Publisher = &platform.PublisherIdentity{ServiceAccountName: "restate-publisher", RoleARN: "arn:aws:iam::123456789012:role/restate-publisher"}
 }
 
 // TestRegistrationOptions: the CDK's defaults, stack-level defaults, and a

@@ -41,13 +41,39 @@ func notReady(desired map[resource.Name]*resource.DesiredComposed) []string {
 // first resources with an ARN in every kind of stack.
 func observedAccount(obs stack.Observed) string {
 	for _, name := range stack.SortedKeys(obs) {
-		for _, path := range []string{"status.atProvider.arn", "status.atProvider.functionARN"} {
+		for _, path := range accountPaths {
 			if a := stack.AccountOfARN(obs.Str(name, path)); a != "" {
 				return a
 			}
 		}
 	}
 	return ""
+}
+
+// accountPaths are where observed resources carry an ARN.
+var accountPaths = []string{"status.atProvider.arn", "status.atProvider.functionARN"}
+
+// checkAccounts refuses a stack whose observed ARNs name another account
+// than the stack's, or that no twelve digits make: policies are built
+// from the account id, and one from the wrong account (or a wildcard in
+// its place) would grant in the wrong place.
+func checkAccounts(account string, obs stack.Observed) error {
+	var bad []string
+	for _, name := range stack.SortedKeys(obs) {
+		for _, path := range accountPaths {
+			arn := obs.Str(name, path)
+			if arn == "" {
+				continue
+			}
+			if a := stack.AccountOfARN(arn); a == "" || account != "" && a != account {
+				bad = append(bad, fmt.Sprintf("%s (%s %s)", name, path, arn))
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("observed ARNs outside the stack's account %s, or without a twelve-digit account id: %s; nothing is composed from them until the resources are fixed", account, strings.Join(bad, ", "))
 }
 
 // stackView is what the stack's observed resources say of it, read once

@@ -2,6 +2,7 @@ package fn
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/crossplane/function-sdk-go/logging"
@@ -56,7 +57,7 @@ func TestReadinessAndURLs(t *testing.T) {
 						"publicDnsName": "ec2-198-51-100-5.eu-central-1.compute.amazonaws.com"}
 				}
 				if k == stack.KeyInvokerRole {
-					at = map[string]any{"arn": "arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role"}
+					at = map[string]any{"arn": "arn:aws:iam::123456789012:role/demo-x7k2p-invoker-role"}
 				}
 				if k == selfhosted.KeyDataVolume {
 					at = atProviderOf(settled, selfhosted.KeyDataVolume)
@@ -72,7 +73,7 @@ func TestReadinessAndURLs(t *testing.T) {
 			st = statusOf(rsp)
 			want(t, str(st, "status", "adminUrl"), tc.wantAdmin)
 			want(t, str(st, "status", "ingressUrl"), tc.wantIngr)
-			want(t, str(st, "status", "invokerRoleArn"), "arn:aws:iam::111122223333:role/demo-x7k2p-invoker-role")
+			want(t, str(st, "status", "invokerRoleArn"), "arn:aws:iam::123456789012:role/demo-x7k2p-invoker-role")
 			want(t, str(st, "status", "selfHosted", "instanceId"), "i-0abc")
 			wantCondition(t, rsp, ConditionEnvironmentReady, fnv1.Status_STATUS_CONDITION_TRUE)
 		})
@@ -166,5 +167,36 @@ func TestResponseTooLarge(t *testing.T) {
 	wantContains(t, fatal, "over the 0.01 MiB Crossplane accepts from a function; split it into smaller stacks")
 	if len(rsp.GetDesired().GetResources()) != 0 {
 		t.Error("a refused response carries resources")
+	}
+}
+
+// TestObservedAccountsMustAgree: an observed ARN of another account, or
+// with no twelve digits in its account field ("*" would be a wildcard in
+// every policy built from it), refuses the stack, naming the resource, and
+// keeps what exists.
+func TestObservedAccountsMustAgree(t *testing.T) {
+	xr := newXR(withServices(s3Service("greeter")), inNamespace("team-a"))
+	_, obs := settle(t, xr, newPolicy(), nil)
+	for name, arn := range map[string]string{
+		"another account": "arn:aws:iam::999988887777:role/demo-x7k2p-instance-role",
+		"a wildcard":      "arn:aws:iam::************:role/demo-x7k2p-instance-role",
+	} {
+		broken := make([]*unstructured.Unstructured, 0, len(obs))
+		for _, o := range obs {
+			o = o.DeepCopy()
+			if o.GetAnnotations()["crossplane.io/composition-resource-name"] == "instance-role" {
+				_ = unstructured.SetNestedField(o.Object, arn, "status", "atProvider", "arn")
+			}
+			broken = append(broken, o)
+		}
+		req := newRequest(t, xr, newPolicy(), broken...)
+		rsp := run(t, req)
+		c := conditionOf(rsp, ConditionValid)
+		if c.GetStatus() != fnv1.Status_STATUS_CONDITION_FALSE || !strings.Contains(c.GetMessage(), "instance-role (status.atProvider.arn "+arn+")") {
+			t.Errorf("%s: Valid = %v", name, c)
+		}
+		if len(rsp.GetDesired().GetResources()) != len(req.GetDesired().GetResources()) {
+			t.Errorf("%s: the desired state changed", name)
+		}
 	}
 }

@@ -81,8 +81,8 @@ func (s *Stack) LogGroupARN(name string) string { return s.RegionalARN("logs", "
 // AccountOfARN returns the account id field of an ARN, or "".
 func AccountOfARN(arn string) string {
 	f := strings.SplitN(arn, ":", 6)
-	if len(f) < 6 || f[0] != "arn" || len(f[4]) != 12 {
-		return ""
+	if len(f) < 6 || f[0] != "arn" || len(f[4]) != 12 || strings.Trim(f[4], "0123456789") != "" {
+		return "" // a "*" there would be a wildcard in every policy built from it
 	}
 	return f[4]
 }
