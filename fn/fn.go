@@ -282,11 +282,7 @@ func setStatus(req *fnv1.RunFunctionRequest, rsp *fnv1.RunFunctionResponse, st v
 // every field at fault, and a Valid=False condition on the claim. The
 // desired state stays as it came in, so nothing that exists is deleted.
 func invalid(rsp *fnv1.RunFunctionResponse, errs field.ErrorList) {
-	msgs := make([]string, 0, len(errs))
-	for _, e := range errs {
-		msgs = append(msgs, e.Error())
-	}
-	msg := "invalid RestateStack: " + strings.Join(msgs, "; ")
+	msg := refusal(errs)
 	response.Fatal(rsp, errors.New(msg))
 	response.ConditionFalse(rsp, ConditionValid, "InvalidSpec").WithMessage(msg).TargetCompositeAndClaim()
 }
