@@ -23,6 +23,13 @@ func (s Shapes) Add(kind string, obj map[string]any) {
 		s[kind] = map[string]string{}
 	}
 	walk("", at, s[kind])
+	// An empty list says less than one with elements: one object's empty
+	// list and another's full one are one shape.
+	for p, typ := range s[kind] {
+		if _, full := s[kind][p+"[]"]; typ == "array" && full {
+			delete(s[kind], p)
+		}
+	}
 }
 
 func walk(prefix string, v any, out map[string]string) {
