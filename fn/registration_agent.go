@@ -205,6 +205,8 @@ func agentStatus(s *stack.Stack, plan registrationPlan, st *v1alpha1.RestateStac
 	a := plan.agent
 	report := agentReport(obs, a.host.ReportKey)
 	logs := fmt.Sprintf("the log stream %s of the log group %s", agentcontract.LogStream, a.host.LogGroup)
+	// What an agent that cannot reach AWS lacks, most often.
+	const endpoints = "; a host in a private subnet without NAT needs VPC endpoints for secretsmanager, ec2, lambda, sts and logs"
 	// An agent that never reported may still be starting with its host; one
 	// that stopped reporting is silent.
 	silent = !report.Heartbeat.IsZero() && now.Sub(report.Heartbeat) > agentSilence && len(a.register) > 0
@@ -227,9 +229,9 @@ func agentStatus(s *stack.Stack, plan registrationPlan, st *v1alpha1.RestateStac
 		switch {
 		case reg.Complete:
 		case silent:
-			waiting = append(waiting, fmt.Sprintf("%s: the host agent has not reported since %s; read %s", svc, report.Heartbeat.UTC().Format(time.RFC3339), logs))
+			waiting = append(waiting, fmt.Sprintf("%s: the host agent has not reported since %s; read %s%s", svc, report.Heartbeat.UTC().Format(time.RFC3339), logs, endpoints))
 		case report.Heartbeat.IsZero():
-			waiting = append(waiting, fmt.Sprintf("%s: waiting for the host agent's first report (it starts once Restate is healthy on the host; read %s)", svc, logs))
+			waiting = append(waiting, fmt.Sprintf("%s: waiting for the host agent's first report (it starts once Restate is healthy on the host; read %s%s)", svc, logs, endpoints))
 		case r.Revision == rev:
 			waiting = append(waiting, fmt.Sprintf("%s: the host agent's registration failed (class %d: %s); it tries again; read %s", svc, r.Class, regcontract.Class(r.Class), logs))
 		default:
