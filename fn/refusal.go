@@ -14,6 +14,13 @@ import (
 // condition) stay readable.
 const maxRefusalBytes = 4096
 
+// credentialsRE finds the user information of a URL: what a claim must
+// never have put there, and no message may repeat.
+var credentialsRE = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)[^/\s@"']*@`)
+
+// redactURLs replaces the credentials of every URL in a message.
+func redactURLs(msg string) string { return credentialsRE.ReplaceAllString(msg, "${1}<redacted>@") }
+
 // indexRE finds a list index in a field path: services[12].
 var indexRE = regexp.MustCompile(`\[(\d+)\]`)
 
@@ -49,11 +56,11 @@ func refusal(errs field.ErrorList) string {
 	var b strings.Builder
 	b.WriteString("invalid RestateStack: ")
 	for i, g := range groups {
-		line := g.err.Error()
+		line := redactURLs(g.err.Error())
 		if len(g.indices) > 1 {
 			e := *g.err
 			e.Field = strings.Replace(g.path, "[*]", "["+ranges(g.indices)+"]", 1)
-			line = e.Error()
+			line = redactURLs(e.Error())
 		}
 		if i > 0 {
 			line = "; " + line

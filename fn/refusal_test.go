@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 )
 
 // TestRefusalSaysEachErrorOnce: the same error in 256 services is one line
@@ -33,5 +35,40 @@ func TestRefusalSaysEachErrorOnce(t *testing.T) {
 	got = refusal(errs)
 	if len(got) > maxRefusalBytes+32 || !strings.HasSuffix(got, " more") || !strings.Contains(got, "spec.tags[k000]") {
 		t.Errorf("a long refusal: %d bytes, ends %q", len(got), got[len(got)-40:])
+	}
+}
+
+// TestRefusalsNeverRepeatCredentials: a URL with credentials is refused
+// without them, whichever check refuses it (the schema, the URL check, the
+// admin hosts check), and so is every other URL in the same message.
+func TestRefusalsNeverRepeatCredentials(t *testing.T) {
+	const secret = "s3cr3t-pa55"
+	for name, u := range map[string]string{
+		"user and password":   "https://admin:" + secret + "@restate.example.com:9070",
+		"a token as user":     "https://" + secret + "@restate.example.com:9070",
+		"unparsable":          "https://admin:" + secret + "@[::1",
+		"a metadata host too": "http://admin:" + secret + "@169.254.169.254/",
+		"upper-case scheme":   "HTTPS://admin:" + secret + "@restate.example.com",
+	} {
+		xr := newXR(func(x *v1alpha1.XRestateStack) {
+			x.Spec.Environment = v1alpha1.EnvironmentSpec{External: &v1alpha1.ExternalEnvironmentSpec{AdminURL: u, IngressURL: u}}
+		}, withServices(httpService("orders", u)), inNamespace("team-a"))
+		rsp := run(t, newRequest(t, xr, newPolicy()))
+		var out strings.Builder
+		for _, r := range rsp.GetResults() {
+			out.WriteString(r.GetMessage())
+		}
+		for _, c := range rsp.GetConditions() {
+			out.WriteString(c.GetMessage())
+		}
+		if out.Len() == 0 {
+			t.Errorf("%s: not refused", name)
+		}
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("%s: the credentials reached a message: %s", name, out.String())
+		}
+	}
+	if got := redactURLs(`a "https://u:p@h/x" and ftp://tok@h`); got != `a "https://<redacted>@h/x" and ftp://<redacted>@h` {
+		t.Errorf("redactURLs: %s", got)
 	}
 }
