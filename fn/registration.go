@@ -97,9 +97,14 @@ func buildRegistration(s *stack.Stack, env Environment, v stackView, desired map
 			continue
 		case admin == "":
 			plan.waiting[svc.Name] = "the environment's admin URL"
+			keepJobs(plan.kept, obs, svc.Name)
 			continue
 		case why != "":
 			plan.waiting[svc.Name] = why
+			// What is observed without status (a provider restarted, a
+			// status wiped) looks not ready: the service's Job stays, as the
+			// record of what is registered.
+			keepJobs(plan.kept, obs, svc.Name)
 			continue
 		}
 		rec := registrationRecord{Service: svc.Name, Endpoint: target.endpoint, Lambda: svc.Lambda != nil, RemovalPolicy: svc.Registration.RemovalPolicy,
@@ -118,6 +123,14 @@ func buildRegistration(s *stack.Stack, env Environment, v stackView, desired map
 	}
 	jobs = append(jobs, deregistrations(s, env, obs, v.adminURL, plan.kept)...)
 	if len(jobs) == 0 {
+		if len(plan.kept) > 0 {
+			// Kept Jobs keep their identity.
+			for _, key := range []string{keyRegisterSA, keyRegisterRole, keyRegisterBinding} {
+				if o, ok := obs[key]; ok {
+					plan.kept[resource.Name(key)] = keepObserved(o, true)
+				}
+			}
+		}
 		return plan
 	}
 	rbac, rbacReady := registerRBAC(s, reports, obs)
@@ -295,6 +308,17 @@ func inSpec(s *stack.Stack, svc string) bool {
 		}
 	}
 	return false
+}
+
+// keepJobs keeps a service's observed registration Jobs and their reports
+// while no new Job can be composed for it.
+func keepJobs(kept map[resource.Name]*resource.DesiredComposed, obs stack.Observed, svc string) {
+	for _, key := range previousJobs(obs, svc, "") {
+		kept[resource.Name(key)] = keepObserved(obs[key], obs.Ready(key))
+		if r, ok := obs[reportKey(key)]; ok {
+			kept[resource.Name(reportKey(key))] = keepObserved(r, true)
+		}
+	}
 }
 
 // previousJobs are the observed registration Jobs of a service other than
