@@ -15,6 +15,7 @@ import (
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/request"
+	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/response"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -102,36 +103,16 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	incoming := &fnv1.RunFunctionRequest{Meta: req.GetMeta(), Context: req.GetContext(),
 		Desired: &fnv1.State{Composite: req.GetDesired().GetComposite(), Resources: maps.Clone(req.GetDesired().GetResources())}}
 
-	oxr, err := request.GetObservedCompositeResource(req)
-	if err != nil {
-		response.Fatal(rsp, fmt.Errorf("cannot read the composite resource: %w", err))
+	xr, in, errs, err := admit(req)
+	switch {
+	case err != nil:
+		response.Fatal(rsp, err)
 		return rsp, nil
-	}
-	log := f.Log.WithValues("xr", oxr.Resource.GetName())
-
-	// The XRD's own schema and CEL rules first, as the API server checks a
-	// claim: errors name the field, and the typed decoding below sees only
-	// the types it expects.
-	if errs := validateSpec(oxr.Resource.Object); len(errs) > 0 {
+	case len(errs) > 0:
 		invalid(rsp, errs)
 		return rsp, nil
 	}
-	xr := &v1alpha1.XRestateStack{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oxr.Resource.Object, xr); err != nil {
-		invalid(rsp, field.ErrorList{field.Invalid(field.NewPath("spec"), "<spec>", err.Error())})
-		return rsp, nil
-	}
-	if errs := numbersHeld(oxr.Resource.Object, xr); len(errs) > 0 {
-		invalid(rsp, errs)
-		return rsp, nil
-	}
-	in := &platform.StackPolicy{}
-	if req.GetInput() != nil {
-		if err := request.GetInput(req, in); err != nil {
-			response.Fatal(rsp, fmt.Errorf("cannot read the function input (StackPolicy) of the Composition: %w", err))
-			return rsp, nil
-		}
-	}
+	log := f.Log.WithValues("xr", xr.GetName())
 	observed := stack.ObservedOf(req)
 
 	s, env, errs := resolve(xr, in, &f.kinds)
@@ -150,8 +131,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		return rsp, nil
 	}
 
-	// Build, then stamp what every resource shares.
-	parts, err := buildStack(s, env)
+	b, err := build(s, env, observed)
 	if err != nil {
 		var ferr *field.Error
 		if errors.As(err, &ferr) {
@@ -161,26 +141,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
-	parts, held := gate(parts, observed)
-	ours, err := stamp(s, parts)
-	if err != nil {
-		response.Fatal(rsp, fmt.Errorf("cannot compose resources: %w", err))
-		return rsp, nil
-	}
-	setReadiness(ours, observed)
-
-	// What the stack observed of itself, once; then registration, which
-	// follows what is observed of the rest.
-	view := viewOf(env, observed)
-	plan := buildRegistration(s, env, view, ours, observed)
-	regs, err := stamp(s, plan.parts)
-	if err != nil {
-		response.Fatal(rsp, fmt.Errorf("cannot compose registration: %w", err))
-		return rsp, nil
-	}
-	setReadiness(regs, observed)
-	maps.Copy(ours, regs)
-	maps.Copy(ours, plan.kept)
+	ours, view, plan, held := b.desired, b.view, b.plan, b.held
 
 	desired, err := request.GetDesiredComposedResources(req)
 	if err != nil {
@@ -194,7 +155,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	}
 
 	// Report.
-	rep := report(s, env, view, plan, ours, ownersOf(parts, plan), held, observed)
+	rep := report(s, env, view, plan, ours, ownersOf(b.composed, plan), held, observed)
 	if err := setStatus(req, rsp, rep.status); err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
@@ -231,6 +192,73 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	}
 	log.Debug("Composed a RestateStack", "resources", len(ours), "account-known", s.AccountID != "")
 	return rsp, nil
+}
+
+// admit reads the composite and the platform's input as the API server
+// would hand them over: the XRD's own schema and CEL rules first, as the
+// API server checks a claim (errors name the field, and the typed decoding
+// sees only the types it expects), then the numbers the typed spec holds.
+// A claim at fault gives errs; a request that cannot be read, err.
+func admit(req *fnv1.RunFunctionRequest) (*v1alpha1.XRestateStack, *platform.StackPolicy, field.ErrorList, error) {
+	oxr, err := request.GetObservedCompositeResource(req)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cannot read the composite resource: %w", err)
+	}
+	if errs := validateSpec(oxr.Resource.Object); len(errs) > 0 {
+		return nil, nil, errs, nil
+	}
+	xr := &v1alpha1.XRestateStack{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oxr.Resource.Object, xr); err != nil {
+		return nil, nil, field.ErrorList{field.Invalid(field.NewPath("spec"), "<spec>", err.Error())}, nil
+	}
+	if errs := numbersHeld(oxr.Resource.Object, xr); len(errs) > 0 {
+		return nil, nil, errs, nil
+	}
+	in := &platform.StackPolicy{}
+	if req.GetInput() != nil {
+		if err := request.GetInput(req, in); err != nil {
+			return nil, nil, nil, fmt.Errorf("cannot read the function input (StackPolicy) of the Composition: %w", err)
+		}
+	}
+	return xr, in, nil, nil
+}
+
+// built is what one call composes: every part of the stack, those its
+// gates let through and those they hold, their desired state with
+// registration's, and what registration planned.
+type built struct {
+	all, composed []stack.Part
+	held          []heldPart
+	desired       map[resource.Name]*resource.DesiredComposed
+	view          stackView
+	plan          registrationPlan
+}
+
+// build runs the builders, the gates and the stamp, then registration,
+// which follows what is observed of the rest. An error from a builder may
+// be a *field.Error naming the claim field at fault.
+func build(s *stack.Stack, env Environment, observed stack.Observed) (*built, error) {
+	all, err := buildStack(s, env)
+	if err != nil {
+		return nil, err
+	}
+	b := &built{all: all}
+	b.composed, b.held = gate(all, observed)
+	if b.desired, err = stamp(s, b.composed); err != nil {
+		return nil, fmt.Errorf("cannot compose resources: %w", err)
+	}
+	setReadiness(b.desired, observed)
+	// What the stack observed of itself, once.
+	b.view = viewOf(env, observed)
+	b.plan = buildRegistration(s, env, b.view, b.desired, observed)
+	regs, err := stamp(s, b.plan.parts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot compose registration: %w", err)
+	}
+	setReadiness(regs, observed)
+	maps.Copy(b.desired, regs)
+	maps.Copy(b.desired, b.plan.kept)
+	return b, nil
 }
 
 // buildStack runs the builders of the stack's environment and services,

@@ -7,13 +7,9 @@ import (
 	"strings"
 
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
-	"github.com/crossplane/function-sdk-go/request"
 	"github.com/crossplane/function-sdk-go/resource/composed"
-	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
-	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // GraphNode is one resource of a stack: its key, its kind, and the keys it
@@ -27,22 +23,12 @@ type GraphNode struct {
 // from the same parts and gates RunFunction applies, so that a picture of
 // it cannot drift from what the function does. Render it with Mermaid.
 func Graph(req *fnv1.RunFunctionRequest) ([]GraphNode, error) {
-	oxr, err := request.GetObservedCompositeResource(req)
+	xr, in, errs, err := admit(req)
 	if err != nil {
 		return nil, err
 	}
-	if errs := validateSpec(oxr.Resource.Object); len(errs) > 0 {
+	if len(errs) > 0 {
 		return nil, errs.ToAggregate()
-	}
-	xr := &v1alpha1.XRestateStack{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oxr.Resource.Object, xr); err != nil {
-		return nil, err
-	}
-	in := &platform.StackPolicy{}
-	if req.GetInput() != nil {
-		if err := request.GetInput(req, in); err != nil {
-			return nil, err
-		}
 	}
 	observed := stack.ObservedOf(req)
 	s, env, errs := resolve(xr, in, nil)
@@ -50,19 +36,12 @@ func Graph(req *fnv1.RunFunctionRequest) ([]GraphNode, error) {
 		return nil, errs.ToAggregate()
 	}
 	learn(s, env, observed, xr.Status)
-	parts, err := buildStack(s, env)
+	b, err := build(s, env, observed)
 	if err != nil {
 		return nil, err
 	}
-	gated, _ := gate(parts, observed)
-	ours, err := stamp(s, gated)
-	if err != nil {
-		return nil, err
-	}
-	setReadiness(ours, observed)
-	plan := buildRegistration(s, env, viewOf(env, observed), ours, observed)
 	var nodes []GraphNode
-	for _, p := range append(parts, plan.parts...) {
+	for _, p := range append(b.all, b.plan.parts...) {
 		if p.MR == nil {
 			return nil, errors.New("a part without a resource: " + p.Key)
 		}

@@ -248,15 +248,7 @@ func deregistrations(s *stack.Stack, env Environment, obs stack.Observed, admin 
 			continue // deregistered: let the function and the Job go
 		}
 		rec := records[svc]
-		args := regcontract.Args{Deregister: true, AdminURL: rec.AdminURL, Insecure: rec.Insecure, AllowLoopback: s.Registration.AllowLoopback, Deadline: registerDeadline}
-		if rec.Lambda {
-			args.LambdaARN = rec.Endpoint
-		} else {
-			args.URI = rec.Endpoint
-		}
-		if rec.Token != nil {
-			args.TokenFile = tokenDir + "/token"
-		}
+		args := deregisterArgs(rec, s.Registration.AllowLoopback)
 		key := keyDeregisterPrefix + svc + "-" + stack.HashOf(args.CommandLine()...)
 		parts = append(parts, registrationJob(s, key, svc, args, rec, false))
 		for key, o := range obs {
@@ -319,6 +311,21 @@ func keepJobs(kept map[resource.Name]*resource.DesiredComposed, obs stack.Observ
 			kept[resource.Name(reportKey(key))] = keepObserved(r, true)
 		}
 	}
+}
+
+// deregisterArgs are the register command's arguments that deregister a
+// record's endpoint (every version of a function, or the URI).
+func deregisterArgs(rec registrationRecord, allowLoopback bool) regcontract.Args {
+	a := regcontract.Args{Deregister: true, AdminURL: rec.AdminURL, Insecure: rec.Insecure, AllowLoopback: allowLoopback, Deadline: registerDeadline}
+	if rec.Lambda {
+		a.LambdaARN = rec.Endpoint
+	} else {
+		a.URI = rec.Endpoint
+	}
+	if rec.Token != nil {
+		a.TokenFile = tokenDir + "/token"
+	}
+	return a
 }
 
 // previousJobs are the observed registration Jobs of a service other than

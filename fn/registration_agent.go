@@ -21,8 +21,6 @@ const (
 	// agentAdminURL is the admin API as the agent reaches it, on its own
 	// host; the agent aims every order there.
 	agentAdminURL = "http://127.0.0.1:9070"
-	// ordersDataKey holds the orders in the Kubernetes Secret.
-	ordersDataKey = "orders"
 	// agentSilence is how long an agent may go without a heartbeat before
 	// the claim says so. The agent beats every 15 s; provider-aws observes
 	// the volume about every minute.
@@ -135,12 +133,12 @@ func agentChannel(s *stack.Stack, doc []byte) []stack.Part {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.Registration.Namespace, Labels: map[string]string{labelStack: s.Name}},
 		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{ordersDataKey: doc},
+		Data:       map[string][]byte{agentcontract.SecretKey: doc},
 	}
 	sec := &secretsmanager.Secret{Spec: secretsmanager.SecretSpec{ForProvider: secretsmanager.SecretParameters{
 		Description: ptr.To(fmt.Sprintf("Restate registration orders of stack %s for its host agent (orders %s)", s.Name, stack.HashOf(string(doc)))),
 		CustomSecretParameters: secretsmanager.CustomSecretParameters{
-			StringSecretRef: &secretsmanager.SecretReference{Name: name, Namespace: s.Registration.Namespace, Key: ptr.To(ordersDataKey)},
+			StringSecretRef: &secretsmanager.SecretReference{Name: name, Namespace: s.Registration.Namespace, Key: ptr.To(agentcontract.SecretKey)},
 			// The name is free again at once when the stack goes, so that
 			// the same claim can be created again.
 			ForceDeleteWithoutRecovery: ptr.To(true),
@@ -155,13 +153,8 @@ func agentChannel(s *stack.Stack, doc []byte) []stack.Part {
 
 // undoArgs deregister a record's endpoint through the agent.
 func undoArgs(rec registrationRecord) regcontract.Args {
-	a := regcontract.Args{Deregister: true, AdminURL: agentAdminURL, AllowLoopback: true, Deadline: registerDeadline}
-	if rec.Lambda {
-		a.LambdaARN = rec.Endpoint
-	} else {
-		a.URI = rec.Endpoint
-	}
-	return a
+	rec.AdminURL, rec.Insecure, rec.Token = agentAdminURL, false, nil
+	return deregisterArgs(rec, true)
 }
 
 func isDeregistration(o agentcontract.Order) bool {
@@ -172,7 +165,7 @@ func isDeregistration(o agentcontract.Order) bool {
 // previousOrders are the orders last composed, as observed in the
 // Kubernetes Secret; none if it cannot be read.
 func previousOrders(obs stack.Observed) agentcontract.Orders {
-	b, err := base64.StdEncoding.DecodeString(obs.Str(stack.KeyAgentOrdersSource, "data."+ordersDataKey))
+	b, err := base64.StdEncoding.DecodeString(obs.Str(stack.KeyAgentOrdersSource, "data."+agentcontract.SecretKey))
 	if err != nil || len(b) == 0 {
 		return agentcontract.Orders{}
 	}

@@ -31,7 +31,7 @@ func ordersOf(t *testing.T, d map[string]*unstructured.Unstructured) agentcontra
 	if src == nil {
 		t.Fatalf("no orders composed; keys %v", stack.SortedKeys(d))
 	}
-	b, err := base64.StdEncoding.DecodeString(str(src, "data", ordersDataKey))
+	b, err := base64.StdEncoding.DecodeString(str(src, "data", agentcontract.SecretKey))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,10 @@ const Version = "agent.restate-crossplane.io/v1"
 // Command is the binary's subcommand the host runs.
 const Command = "agent"
 
+// SecretKey is the key of the orders in the Kubernetes Secret the function
+// composes (and provider-aws copies into Secrets Manager).
+const SecretKey = "orders"
+
 // LogStream is the agent's stream in the stack's log group.
 const LogStream = "registration-agent"
 

@@ -2,6 +2,7 @@ package accountaudit
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +59,7 @@ func conditions(st iampolicy.Statement) map[string]map[string][]string {
 // each principal and action of each statement of its trust.
 func (au *auditor) accountFor(s Stack, r Role) {
 	identity := "role " + r.Name
-	for _, name := range sortedKeys(r.Inline) {
+	for _, name := range slices.Sorted(maps.Keys(r.Inline)) {
 		d, err := iampolicy.Parse(r.Inline[name])
 		if err != nil {
 			continue // reported by the flow that evaluates it
@@ -99,13 +100,4 @@ func when(cond string) string {
 		return ""
 	}
 	return " when " + cond
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

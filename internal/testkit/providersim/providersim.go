@@ -244,7 +244,7 @@ func ipOf(s, prefix string) string {
 // ordersOf reads the host agent's orders from a Kubernetes Secret, if it
 // holds them.
 func ordersOf(u *unstructured.Unstructured) (*agentcontract.Orders, error) {
-	raw, ok, _ := unstructured.NestedString(u.Object, "data", "orders")
+	raw, ok, _ := unstructured.NestedString(u.Object, "data", agentcontract.SecretKey)
 	if !ok {
 		return nil, nil
 	}
