@@ -53,7 +53,7 @@ func newPolicy(mutate ...func(*platform.StackPolicy)) *platform.StackPolicy {
 }
 
 // newRequest builds a RunFunctionRequest as Crossplane sends it.
-func newRequest(t *testing.T, xr *v1alpha1.XRestateStack, in *platform.StackPolicy, observed ...*unstructured.Unstructured) *fnv1.RunFunctionRequest {
+func newRequest(t testing.TB, xr *v1alpha1.XRestateStack, in *platform.StackPolicy, observed ...*unstructured.Unstructured) *fnv1.RunFunctionRequest {
 	t.Helper()
 	req := &fnv1.RunFunctionRequest{
 		Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: mustStruct(t, xr)}, Resources: map[string]*fnv1.Resource{}},
@@ -71,7 +71,7 @@ func newRequest(t *testing.T, xr *v1alpha1.XRestateStack, in *platform.StackPoli
 
 // mustStruct is an object as Crossplane sends it: its JSON, as the API
 // server stores it (zero values the Go types omit stay omitted).
-func mustStruct(t *testing.T, o runtime.Object) *structpb.Struct {
+func mustStruct(t testing.TB, o runtime.Object) *structpb.Struct {
 	t.Helper()
 	b, err := json.Marshal(o)
 	if err != nil {
@@ -85,7 +85,7 @@ func mustStruct(t *testing.T, o runtime.Object) *structpb.Struct {
 }
 
 // run calls the function.
-func run(t *testing.T, req *fnv1.RunFunctionRequest) *fnv1.RunFunctionResponse {
+func run(t testing.TB, req *fnv1.RunFunctionRequest) *fnv1.RunFunctionResponse {
 	t.Helper()
 	f := &Function{Log: logging.NewNopLogger()}
 	rsp, err := f.RunFunction(context.Background(), req)
@@ -96,7 +96,7 @@ func run(t *testing.T, req *fnv1.RunFunctionRequest) *fnv1.RunFunctionResponse {
 }
 
 // compose runs the function and fails on any fatal result.
-func compose(t *testing.T, xr *v1alpha1.XRestateStack, in *platform.StackPolicy, observed ...*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+func compose(t testing.TB, xr *v1alpha1.XRestateStack, in *platform.StackPolicy, observed ...*unstructured.Unstructured) map[string]*unstructured.Unstructured {
 	t.Helper()
 	rsp := run(t, newRequest(t, xr, in, observed...))
 	for _, r := range rsp.GetResults() {

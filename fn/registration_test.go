@@ -26,7 +26,7 @@ func inNamespace(ns string) func(*v1alpha1.XRestateStack) {
 // the same stand-in local renders use) for the desired resources that keep
 // returns true for: each is observed ready, and a Job complete with its
 // report written.
-func observe(t *testing.T, d map[string]*unstructured.Unstructured, keep func(key string) bool) []*unstructured.Unstructured {
+func observe(t testing.TB, d map[string]*unstructured.Unstructured, keep func(key string) bool) []*unstructured.Unstructured {
 	t.Helper()
 	var list []*unstructured.Unstructured
 	for _, k := range stack.SortedKeys(d) {
@@ -50,7 +50,7 @@ func observe(t *testing.T, d map[string]*unstructured.Unstructured, keep func(ke
 
 // settle reconciles until nothing new is composed, observing everything
 // each round composes, except what skip names.
-func settle(t *testing.T, xr *v1alpha1.XRestateStack, p *platform.StackPolicy, skip func(key string) bool) (map[string]*unstructured.Unstructured, []*unstructured.Unstructured) {
+func settle(t testing.TB, xr *v1alpha1.XRestateStack, p *platform.StackPolicy, skip func(key string) bool) (map[string]*unstructured.Unstructured, []*unstructured.Unstructured) {
 	t.Helper()
 	keep := func(k string) bool { return skip == nil || !skip(k) }
 	d := compose(t, xr, p)
