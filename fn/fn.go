@@ -161,6 +161,9 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 		return rsp, nil
 	}
 	response.ConditionTrue(rsp, ConditionValid, "ValidSpec").TargetCompositeAndClaim()
+	for _, msg := range b.stuck {
+		response.Warning(rsp, errors.New(msg)).TargetCompositeAndClaim()
+	}
 	readiness(rsp, ConditionEnvironmentReady, rep.waiting[stack.ConcernEnvironment])
 	if len(s.Services) > 0 {
 		readiness(rsp, ConditionServicesReady, rep.waiting[stack.ConcernServices])
@@ -232,6 +235,9 @@ type built struct {
 	desired       map[resource.Name]*resource.DesiredComposed
 	view          stackView
 	plan          registrationPlan
+	// stuck are creates provider-aws never recorded that only the account
+	// can settle (creates.go).
+	stuck []string
 }
 
 // build runs the builders, the gates and the stamp, then registration,
@@ -248,6 +254,7 @@ func build(s *stack.Stack, env Environment, observed stack.Observed) (*built, er
 		return nil, fmt.Errorf("cannot compose resources: %w", err)
 	}
 	setReadiness(b.desired, observed)
+	b.stuck = resumeCreates(s, b.desired, observed)
 	// What the stack observed of itself, once.
 	b.view = viewOf(env, observed)
 	b.plan = buildRegistration(s, env, b.view, b.desired, observed)

@@ -30,7 +30,7 @@ var (
 func resolve(xr *v1alpha1.XRestateStack, p *platform.StackPolicy, ks *kindState) (*stack.Stack, Environment, field.ErrorList) {
 	spec := field.NewPath("spec")
 	var errs field.ErrorList
-	s := &stack.Stack{Name: xr.GetName(), AccountID: p.AccountID, DeletionPolicy: xr.Spec.DeletionPolicy}
+	s := &stack.Stack{Name: xr.GetName(), UID: string(xr.GetUID()), AccountID: p.AccountID, DeletionPolicy: xr.Spec.DeletionPolicy}
 
 	s.Region = xr.Spec.Region
 	if s.Region == "" {

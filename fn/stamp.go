@@ -94,6 +94,16 @@ func stamp(s *stack.Stack, parts []stack.Part) (map[resource.Name]*resource.Desi
 		if gvk.Group != iam.CRDGroup {
 			forProvider["region"] = s.Region
 		}
+		if kind.NamedBy != "" {
+			if n, _ := forProvider[kind.NamedBy].(string); n != "" {
+				ann := cd.GetAnnotations()
+				if ann == nil {
+					ann = map[string]string{}
+				}
+				ann["crossplane.io/external-name"] = n
+				cd.SetAnnotations(ann)
+			}
+		}
 		if tags := tagsOf(kind, name, s.Tags); tags != nil {
 			if kind.Tags == kinds.TagSpecifications {
 				// The only kind of this shape is a volume.

@@ -48,6 +48,15 @@ func HashOf(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:8]
 }
 
+// ClientToken is an idempotency token for creating a resource of the
+// stack: the same for every create of that resource by this stack, and
+// another for a later stack of the same name (EC2 keeps a token for days).
+// EC2 takes up to 64 ASCII characters.
+func ClientToken(s *Stack, key string) string {
+	h := sha256.Sum256([]byte(s.UID + "\x00" + s.Name + "\x00" + key))
+	return "restate-" + hex.EncodeToString(h[:16])
+}
+
 func trimDashes(s string) string {
 	for len(s) > 0 && (s[len(s)-1] == '-' || s[len(s)-1] == '.') {
 		s = s[:len(s)-1]

@@ -15,7 +15,10 @@ import (
 // Stack is a claim with every default resolved and every field validated.
 // Builders read only this, never the request.
 type Stack struct {
-	Name           string
+	Name string
+	// UID is the composite's: what tells this stack from an earlier one of
+	// the same name (client tokens, which AWS remembers).
+	UID            string
 	Region         string
 	ProviderConfig string
 	DeletionPolicy v1alpha1.DeletionPolicy

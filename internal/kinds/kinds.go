@@ -61,6 +61,19 @@ type Kind struct {
 	AWS bool
 	// New returns an empty typed object of the kind.
 	New func() runtime.Object
+	// Repeatable: a second create of the same resource cannot make a
+	// second one in AWS, because AWS names it by the stack's name (a second
+	// create fails, or updates it) or by a client token that is the same
+	// each time (a volume's is its managed resource's UID, as provider-aws
+	// sets it; an instance's the stack sets). A create provider-aws began
+	// and never recorded may then safely be made again.
+	Repeatable bool
+	// NamedBy is the forProvider field that is the resource's name in AWS
+	// and its external name in provider-aws, set by the stack up front so
+	// that the provider adopts a resource of that name that already exists
+	// (a retained log group, or one Lambda made first) instead of failing
+	// to create it forever.
+	NamedBy string
 }
 
 // Name is the kind's resource as kubectl takes it: resource.group, or the
@@ -87,15 +100,15 @@ var All = []Kind{
 	awsKind(ec2.SchemeGroupVersion, "NATGateway", "natgateways", TagList, func() runtime.Object { return &ec2.NATGateway{} }),
 	awsKind(ec2.SchemeGroupVersion, "SecurityGroup", "securitygroups", TagList, func() runtime.Object { return &ec2.SecurityGroup{} }),
 	awsKind(ec2manual.SchemeGroupVersion, "SecurityGroupRule", "securitygrouprules", NoTags, func() runtime.Object { return &ec2manual.SecurityGroupRule{} }),
-	awsKind(ec2manual.SchemeGroupVersion, "Instance", "instances", TagList, func() runtime.Object { return &ec2manual.Instance{} }),
-	awsKind(ec2v1alpha1.GroupVersion, "Volume", "volumes", TagSpecifications, func() runtime.Object { return &ec2v1alpha1.Volume{} }),
-	awsKind(iam.SchemeGroupVersion, "Role", "roles", TagList, func() runtime.Object { return &iam.Role{} }),
-	awsKind(iam.SchemeGroupVersion, "RolePolicy", "rolepolicies", NoTags, func() runtime.Object { return &iam.RolePolicy{} }),
-	awsKind(iam.SchemeGroupVersion, "RolePolicyAttachment", "rolepolicyattachments", NoTags, func() runtime.Object { return &iam.RolePolicyAttachment{} }),
-	awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} }),
-	awsKind(logs.GroupVersion, "LogGroup", "loggroups", TagMap, func() runtime.Object { return &logs.LogGroup{} }),
-	awsKind(lambda.GroupVersion, "Function", "functions", TagMap, func() runtime.Object { return &lambda.Function{} }),
-	awsKind(secretsmanager.GroupVersion, "Secret", "secrets", TagList, func() runtime.Object { return &secretsmanager.Secret{} }),
+	repeatable(awsKind(ec2manual.SchemeGroupVersion, "Instance", "instances", TagList, func() runtime.Object { return &ec2manual.Instance{} })),
+	repeatable(awsKind(ec2v1alpha1.GroupVersion, "Volume", "volumes", TagSpecifications, func() runtime.Object { return &ec2v1alpha1.Volume{} })),
+	repeatable(awsKind(iam.SchemeGroupVersion, "Role", "roles", TagList, func() runtime.Object { return &iam.Role{} })),
+	repeatable(awsKind(iam.SchemeGroupVersion, "RolePolicy", "rolepolicies", NoTags, func() runtime.Object { return &iam.RolePolicy{} })),
+	repeatable(awsKind(iam.SchemeGroupVersion, "RolePolicyAttachment", "rolepolicyattachments", NoTags, func() runtime.Object { return &iam.RolePolicyAttachment{} })),
+	repeatable(awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} })),
+	namedBy("logGroupName", repeatable(awsKind(logs.GroupVersion, "LogGroup", "loggroups", TagMap, func() runtime.Object { return &logs.LogGroup{} }))),
+	repeatable(awsKind(lambda.GroupVersion, "Function", "functions", TagMap, func() runtime.Object { return &lambda.Function{} })),
+	repeatable(awsKind(secretsmanager.GroupVersion, "Secret", "secrets", TagList, func() runtime.Object { return &secretsmanager.Secret{} })),
 
 	// Registration, composed directly in the claim's namespace.
 	{GroupVersionKind: batchv1.SchemeGroupVersion.WithKind("Job"), Resource: "jobs", Ready: JobComplete, New: func() runtime.Object { return &batchv1.Job{} }},
@@ -109,6 +122,10 @@ var All = []Kind{
 func awsKind(gv schema.GroupVersion, kind, resource string, tags TagShape, newObj func() runtime.Object) Kind {
 	return Kind{GroupVersionKind: gv.WithKind(kind), Resource: resource, Tags: tags, AWS: true, New: newObj}
 }
+
+func repeatable(k Kind) Kind { k.Repeatable = true; return k }
+
+func namedBy(field string, k Kind) Kind { k.NamedBy = field; return k }
 
 var byGVK = func() map[schema.GroupVersionKind]Kind {
 	m := make(map[schema.GroupVersionKind]Kind, len(All))

@@ -107,5 +107,12 @@ func buildHost(s *stack.Stack, sh *Server, at placement, fp *field.Path, userDat
 		// id is known, which its user data names.
 		needs = append(needs, KeyDataVolume+" id")
 	}
-	return stack.Part{Key: KeyInstancePrefix + stack.HashOf(string(launch)), MR: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}, Needs: needs}, nil
+	// The client token makes launching this instance idempotent in EC2: a
+	// launch provider-aws retries, or makes again after it lost the answer
+	// (killed mid-create, or a response lost), returns the same instance
+	// instead of starting a second one. It is set after the hash, which it
+	// derives from.
+	key := KeyInstancePrefix + stack.HashOf(string(launch))
+	p.ClientToken = ptr.To(stack.ClientToken(s, key))
+	return stack.Part{Key: key, MR: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}, Needs: needs}, nil
 }
