@@ -27,6 +27,10 @@ import (
 // the account can tell whether the create happened, so the stack says
 // which resource, and what to check, and leaves the mark alone.
 
+// annResumedCreate records, on a resource whose unfinished create the
+// stack resumed, when that create began.
+const annResumedCreate = "restate-crossplane.io/resumed-create"
+
 // unfinishedCreate says whether an observed resource's create began and
 // was never recorded, and when it began.
 func unfinishedCreate(o *unstructured.Unstructured) (time.Time, bool) {
@@ -62,6 +66,10 @@ func resumeCreates(s *stack.Stack, desired map[resource.Name]*resource.DesiredCo
 			ann = map[string]string{}
 		}
 		ann[meta.AnnotationKeyExternalCreateFailed] = began.Add(time.Second).UTC().Format(time.RFC3339)
+		// The provider's event filter ignores changes of its own create
+		// annotations; a change of this one is what wakes it (the stuck
+		// reconcile asked for no retry).
+		ann[annResumedCreate] = began.UTC().Format(time.RFC3339)
 		d.SetAnnotations(ann)
 	}
 	return stuck

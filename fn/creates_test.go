@@ -37,6 +37,9 @@ func TestUnfinishedCreates(t *testing.T) {
 	if got := d[selfhosted.KeyInstanceRolePolicy].GetAnnotations()["crossplane.io/external-create-failed"]; got != "2026-12-03T17:26:39Z" {
 		t.Errorf("the role policy's unfinished create is marked failed at %q, want a second after it began", got)
 	}
+	if got := d[selfhosted.KeyInstanceRolePolicy].GetAnnotations()[annResumedCreate]; got != "2026-12-03T17:26:38Z" {
+		t.Errorf("the resumed create is annotated %q, want when it began (a change the provider's event filter passes)", got)
+	}
 	if got, ok := d[selfhosted.KeyVPC].GetAnnotations()["crossplane.io/external-create-failed"]; ok {
 		t.Errorf("a VPC, which a second create would duplicate, was marked failed (%s)", got)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -83,6 +84,8 @@ func New(target string, seed uint64, rate float64, spare ...string) (*Proxy, err
 		p.spare[op] = true
 	}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
+	// A client that gives up on a slow call is part of the day, not news.
+	p.rp.ErrorLog = log.New(io.Discard, "", 0)
 	return p, nil
 }
 
