@@ -139,13 +139,22 @@ bench:
 	$(GO) run ./hack/bench
 
 ## Claims applied with kubectl through a real Crossplane, end to end
-## (test/e2e): everything on loopback, stopped and removed afterwards.
+## (test/e2e): everything on loopback, stopped and removed afterwards. Its
+## last phase applies every example again with 15 % of provider-aws's calls
+## faulted and the control plane SIGKILLed; `make e2e FAULT_ROUNDS=5
+## FAULT_RATE=0.2 FAULT_SEED=7` runs it longer, harder or otherwise, and
+## FAULT_LOSE_ALL=1 also loses the responses of the EC2 creates no client
+## token can make idempotent (test/e2e/faults_test.go says what that leaks).
+FAULT_ROUNDS ?= 1
+FAULT_RATE ?= 0.15
+FAULT_SEED ?= 1
 e2e: $(ETCD) $(KUBE_APISERVER) $(KUBE_CONTROLLER_MANAGER) $(KUBECTL) $(CROSSPLANE) $(CROSSPLANE_CORE) $(PROVIDER_AWS) $(RESTATE_SERVER) $(RESTATE_SERVICE) build
 	CROSSPLANE=$(CROSSPLANE) ETCD=$(ETCD) KUBE_APISERVER=$(KUBE_APISERVER) KUBE_CONTROLLER_MANAGER=$(KUBE_CONTROLLER_MANAGER) KUBECTL=$(KUBECTL) \
 	CROSSPLANE_CORE=$(CROSSPLANE_CORE) CROSSPLANE_CRDS=$$($(GO) list -C hack/tools/core -m -f '{{.Dir}}' github.com/crossplane/crossplane/v2)/cluster/crds \
 	PROVIDER_AWS_CRDS=$$($(GO) list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-aws)/package/crds \
 	PROVIDER_AWS=$(PROVIDER_AWS) FUNCTION=$(FUNCTION) RESTATE_SERVER=$(RESTATE_SERVER) RESTATE_SERVICE=$(RESTATE_SERVICE) \
-	$(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/
+	FAULT_ROUNDS=$(FAULT_ROUNDS) FAULT_RATE=$(FAULT_RATE) FAULT_SEED=$(FAULT_SEED) FAULT_LOSE_ALL=$(FAULT_LOSE_ALL) E2E_KEEP=$(E2E_KEEP) \
+	$(GO) test -tags e2e -count=1 -timeout 90m -v $(E2E_FLAGS) ./test/e2e/
 
 bench-load: build
 	$(GO) run ./hack/load -function $(FUNCTION)

@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,11 +62,15 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
+	// what started it, to start it again
+	env  []string
+	path string
+	args []string
 }
 
 func (b *box) start(name string, env []string, path string, args ...string) *proc {
 	b.t.Helper()
-	p := &proc{name: name, log: &bytes.Buffer{}}
+	p := &proc{name: name, log: &bytes.Buffer{}, env: env, path: path, args: args}
 	f, err := os.Create(filepath.Join(b.dir, name+".log"))
 	if err != nil {
 		b.t.Fatal(err)
@@ -73,6 +78,30 @@ func (b *box) start(name string, env []string, path string, args ...string) *pro
 	p.cmd = testproc.Start(b.t, f, env, path, args...)
 	b.procs = append(b.procs, p)
 	return p
+}
+
+// crash kills a process of the box with SIGKILL (its whole group, no
+// chance to clean up) and starts it again as it was started, its log
+// continued.
+func (b *box) crash(name string) {
+	b.t.Helper()
+	var p *proc
+	for _, q := range b.procs {
+		if q.name == name {
+			p = q
+		}
+	}
+	if p == nil {
+		b.t.Fatalf("no process %s to crash", name)
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	f, err := os.OpenFile(filepath.Join(b.dir, name+".log"), os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n=== SIGKILLed by the test at %s, started again ===\n", time.Now().UTC().Format(time.RFC3339))
+	p.cmd = testproc.Start(b.t, f, p.env, p.path, p.args...)
 }
 
 // stop ends every process, newest first, and waits for each.
@@ -108,6 +137,10 @@ func startBox(t *testing.T) *box {
 			for _, p := range b.procs {
 				t.Logf("--- %s log (end):\n%s", p.name, b.logTail(p.name))
 			}
+		}
+		if os.Getenv("E2E_KEEP") != "" {
+			t.Logf("E2E_KEEP: the box's logs and data stay in %s", dir)
+			return
 		}
 		_ = os.RemoveAll(dir)
 	})

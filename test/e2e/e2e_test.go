@@ -37,7 +37,11 @@ func TestControlPlaneInABox(t *testing.T) {
 
 	// The real provider-aws, against an emulated AWS account.
 	moto := startMoto(t, b)
-	b.startProviderAWS(repo, moto)
+	// provider-aws reaches moto through the fault proxy, which faults
+	// nothing until the fault phase at the end.
+	faults := faultSettingsFromEnv(t)
+	proxy, proxyURL := startFaultProxy(t, moto, faults.seed)
+	b.startProviderAWS(repo, proxyURL)
 	t.Logf("provider-aws and moto started after %s", time.Since(start).Round(time.Second))
 	b.installFunction(repo)
 	// The XRD and the Composition come from the Configuration package; its
@@ -75,7 +79,10 @@ func TestControlPlaneInABox(t *testing.T) {
 		}
 	})
 
+	var calm time.Duration // every example's convergence without faults
 	t.Run("every example claim composes what make render shows, and becomes Ready", func(t *testing.T) {
+		applied := time.Now()
+		defer func() { calm = time.Since(applied) }()
 		claims, _ := filepath.Glob(filepath.Join(repo, "examples", "claims", "*.yaml"))
 		for _, f := range claims {
 			claim, ids := prepareClaim(t, b, moto, f)
@@ -236,6 +243,48 @@ func TestControlPlaneInABox(t *testing.T) {
 			}
 			return ""
 		})
+	})
+
+	t.Run("a registration Job's Pod killed mid-run: the next Pod registers the service, once", func(t *testing.T) {
+		prov.killMidRun.Store(true)
+		b.apply(servicesClaim(admin, uri, "v3", "Destroy"))
+		eventually(t, 3*time.Minute, "a Pod to register after the killed one", func() string {
+			prov.mu.Lock()
+			defer prov.mu.Unlock()
+			if n := len(prov.ran); n == 0 || strings.HasPrefix(prov.ran[n-1], "SIGKILLed") || !slices.ContainsFunc(prov.ran, func(r string) bool { return strings.HasPrefix(r, "SIGKILLed") }) {
+				return fmt.Sprintf("ran %d registrations", n)
+			}
+			return ""
+		})
+		waitRegistered(t, b, "orders-e2e")
+		var list struct {
+			Deployments []struct {
+				ID       string `json:"id"`
+				URI      string `json:"uri"`
+				Services []struct{ Name string }
+			}
+		}
+		if err := json.Unmarshal([]byte(get(t, admin+"/deployments")), &list); err != nil {
+			t.Fatal(err)
+		}
+		var ours []string
+		for _, d := range list.Deployments {
+			for _, s := range d.Services {
+				if s.Name == "Orders" {
+					ours = append(ours, d.ID+" "+d.URI)
+				}
+			}
+		}
+		if len(ours) != 1 {
+			t.Errorf("Orders has %d deployments after a killed Pod, want 1: %v", len(ours), ours)
+		}
+		// The job controller's next Pod ran after the killed one.
+		prov.mu.Lock()
+		defer prov.mu.Unlock()
+		killed := slices.IndexFunc(prov.ran, func(r string) bool { return strings.HasPrefix(r, "SIGKILLed mid-run: ") })
+		if killed < 0 || killed == len(prov.ran)-1 || !slices.ContainsFunc(prov.failed, func(f string) bool { return strings.Contains(f, "SIGKILLed after Restate answered") }) {
+			t.Errorf("want a Pod SIGKILLed after Restate answered, then another that registered; ran %v, failed %v", prov.ran, prov.failed)
+		}
 	})
 
 	t.Run("removing a Destroy service deregisters it", func(t *testing.T) {
@@ -429,6 +478,28 @@ func TestControlPlaneInABox(t *testing.T) {
 			}
 			return ""
 		})
+	})
+	t.Run("under faults and crashes every example converges again, with no orphan, and deleting leaves only what Retain keeps", func(t *testing.T) {
+		if faults.rounds == 0 {
+			t.Skip("FAULT_ROUNDS=0")
+		}
+		if len(prepared) == 0 { // run alone (-run .../under_faults): the examples are prepared here
+			claims, _ := filepath.Glob(filepath.Join(repo, "examples", "claims", "*.yaml"))
+			for _, f := range claims {
+				claim, ids := prepareClaim(t, b, moto, f)
+				platform = append(platform, ids...)
+				prepared[strings.TrimSuffix(filepath.Base(f), ".yaml")] = claim
+			}
+		}
+		calls := proxy.Counts()
+		for round := 1; round <= faults.rounds; round++ {
+			took := faultRound(t, b, moto, proxy, faults.rate, prepared, platform)
+			c := proxy.Counts()
+			t.Logf("fault round %d (seed %d, rate %.2f): converged in %s (%s without faults); %s: %s",
+				round, faults.seed, faults.rate, took.Round(time.Second), calm.Round(time.Second), "provider-aws's calls", c.Since(calls))
+			t.Logf("lost responses by operation: %v", lostOps(proxy))
+			calls = c
+		}
 	})
 	t.Logf("all scenarios done after %s", time.Since(start).Round(time.Second))
 }

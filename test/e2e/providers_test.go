@@ -6,9 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +57,9 @@ type providers struct {
 	finished map[string]time.Time // when each Job's Pod finished, by Job
 	stop     chan struct{}
 	stopped  chan struct{}
+	// killMidRun: the next Pod registering with the local server dies
+	// (SIGKILL) the moment Restate has answered its registration.
+	killMidRun atomic.Bool
 }
 
 func (b *box) startProviders(restateAdmin string) *providers {
@@ -149,6 +157,9 @@ func (p *providers) runPod(pod *unstructured.Unstructured) error {
 	}
 	var res regcontract.Report
 	if a.AdminURL == p.restate {
+		if p.killMidRun.CompareAndSwap(true, false) {
+			return p.runKilled(a)
+		}
 		out, err := p.run(a, 2*time.Minute)
 		if err != nil {
 			return err
@@ -195,6 +206,41 @@ func (p *providers) run(a regcontract.Args, timeout time.Duration) ([]byte, erro
 		return out, fmt.Errorf("%s", strings.TrimSpace(string(ee.Stderr)))
 	}
 	return out, err
+}
+
+// runKilled runs register as run does, through a proxy to the local
+// restate-server that SIGKILLs it as soon as Restate has answered its
+// registration: the registration took effect, and the Pod dies before it
+// can report (a node lost, an OOM kill). The Pod fails; the job controller
+// starts another.
+func (p *providers) runKilled(a regcontract.Args) error {
+	target, err := url.Parse(p.restate)
+	if err != nil {
+		return err
+	}
+	var cmd *exec.Cmd
+	var killed atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if r.Request.Method == http.MethodPost && r.Request.URL.Path == "/deployments" && r.StatusCode < 300 {
+			killed.Store(true)
+			_ = cmd.Process.Kill()
+		}
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	defer srv.Close()
+	a.AdminURL = srv.URL
+	a.ReportConfigMap, a.TokenFile, a.HealthInitialBackoff = "", "", 100*time.Millisecond
+	cmd = exec.Command(p.function, append(a.CommandLine(), "--health-jitter=0s")...)
+	err = cmd.Run()
+	p.mu.Lock()
+	p.ran = append(p.ran, "SIGKILLed mid-run: "+strings.Join(cmd.Args, " "))
+	p.mu.Unlock()
+	if !killed.Load() {
+		return fmt.Errorf("register ended before Restate answered its registration: %v", err)
+	}
+	return fmt.Errorf("SIGKILLed after Restate answered its registration (%v)", err)
 }
 
 // lambdaRequest sends a Lambda registration Job's request to the local

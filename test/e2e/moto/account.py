@@ -105,8 +105,14 @@ def inventory(endpoint, regions):
             for i in r["Instances"]:
                 if i["State"]["Name"] not in ("terminated", "shutting-down"):
                     add("instance", i["InstanceId"])
+        # An instance's root volume goes with it (DeleteOnTermination, which
+        # moto leaves out of DescribeVolumes): it is the volume attached at
+        # the instance's root device.
+        roots = {(i["InstanceId"], i.get("RootDeviceName"))
+                 for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
         for v in ec2.describe_volumes()["Volumes"]:
-            if v["State"] != "deleted":
+            root = any((a.get("InstanceId"), a.get("Device")) in roots for a in v.get("Attachments", []))
+            if v["State"] != "deleted" and not root:
                 add("volume", v["VolumeId"])
         for s in client(endpoint, "secretsmanager", region).list_secrets()["SecretList"]:
             add("secret", region + ":" + s["Name"])
