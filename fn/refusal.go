@@ -14,9 +14,11 @@ import (
 // condition) stay readable.
 const maxRefusalBytes = 4096
 
-// credentialsRE finds the user information of a URL: what a claim must
-// never have put there, and no message may repeat.
-var credentialsRE = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)[^/\s@"']*@`)
+// credentialsRE finds the user information of a URL, with a scheme or
+// without one (Go's url.Parse reads "//user@host" too): what a claim must
+// never have put there, and no message may repeat. It runs to the last "@"
+// of the authority, as url.Parse does, since a user may hold "@" and "'".
+var credentialsRE = regexp.MustCompile(`(?i)((?:[a-z][a-z0-9+.-]*:)?//)[^/\s"]*@`)
 
 // redactURLs replaces the credentials of every URL in a message.
 func redactURLs(msg string) string { return credentialsRE.ReplaceAllString(msg, "${1}<redacted>@") }

@@ -68,7 +68,15 @@ func TestRefusalsNeverRepeatCredentials(t *testing.T) {
 			t.Errorf("%s: the credentials reached a message: %s", name, out.String())
 		}
 	}
-	if got := redactURLs(`a "https://u:p@h/x" and ftp://tok@h`); got != `a "https://<redacted>@h/x" and ftp://<redacted>@h` {
-		t.Errorf("redactURLs: %s", got)
+	for in, want := range map[string]string{
+		`a "https://u:p@h/x" and ftp://tok@h`: `a "https://<redacted>@h/x" and ftp://<redacted>@h`,
+		// Found by FuzzComposeSpec: url.Parse reads a user without a scheme.
+		`Invalid value: "//0000000@"`: `Invalid value: "//<redacted>@"`,
+		// A user may hold "@" and "'"; url.Parse splits at the last "@".
+		`"https://ab'c@d:p@h:9070"`: `"https://<redacted>@h:9070"`,
+	} {
+		if got := redactURLs(in); got != want {
+			t.Errorf("redactURLs(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
