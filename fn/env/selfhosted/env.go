@@ -6,6 +6,7 @@ package selfhosted
 import (
 	"fmt"
 
+	"github.com/crossplane/crossplane-runtime/pkg/meta"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
@@ -42,13 +43,24 @@ func (e *Env) Compose(s *stack.Stack) ([]stack.Part, error) {
 	return append(parts, host), nil
 }
 
-// Learn takes the data volume's id: observed, or kept in the composite's
-// status when the observation has lost it, since the host's user data and
-// policy name it.
+// Learn takes the data volume's id, since the host's user data and policy
+// name it: observed, or, when the observation has lost it (a status wiped,
+// a provider restarted), from the volume's external name, the composite's
+// kept status, or the host policy the stack composed with it. Without it
+// the live instance and policy would be withdrawn, and Crossplane would
+// delete them.
 func (e *Env) Learn(obs stack.Observed, kept v1alpha1.RestateStackStatus) {
 	e.VolumeID = obs.Str(KeyDataVolume, "status.atProvider.volumeID")
+	if e.VolumeID == "" {
+		if name := obs.Annotation(KeyDataVolume, meta.AnnotationKeyExternalName); volumeIDPattern.MatchString(name) {
+			e.VolumeID = name
+		}
+	}
 	if e.VolumeID == "" && kept.SelfHosted != nil {
 		e.VolumeID = kept.SelfHosted.DataVolumeID
+	}
+	if e.VolumeID == "" {
+		e.VolumeID = volumeIDOfPolicy(obs)
 	}
 }
 

@@ -144,3 +144,29 @@ func optionalInt(n int32) string {
 	}
 	return strconv.Itoa(int(n))
 }
+
+// volumeIDPattern is an EBS volume id.
+var volumeIDPattern = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
+
+// policyVolumeID finds the volume a host policy lets the host attach.
+var policyVolumeID = regexp.MustCompile(`:volume/(vol-[0-9a-f]{8,17})"`)
+
+// volumeIDOfPolicy is the data volume's id as the observed host policy
+// names it (the stack composed the policy only once it knew the id), or "".
+func volumeIDOfPolicy(obs stack.Observed) string {
+	doc := obs.Value(KeyInstanceRolePolicy, "spec.forProvider.document")
+	if doc == nil {
+		return ""
+	}
+	raw, err := doc.MarshalJSON()
+	if err != nil {
+		return ""
+	}
+	if s, ok := doc.GetKind().(*structpb.Value_StringValue); ok {
+		raw = []byte(s.StringValue)
+	}
+	if m := policyVolumeID.FindSubmatch(raw); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
