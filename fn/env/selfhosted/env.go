@@ -50,10 +50,12 @@ func (e *Env) Compose(s *stack.Stack) ([]stack.Part, error) {
 // the live instance and policy would be withdrawn, and Crossplane would
 // delete them.
 func (e *Env) Learn(obs stack.Observed, kept v1alpha1.RestateStackStatus) {
-	e.VolumeID = obs.Str(KeyDataVolume, "status.atProvider.volumeID")
-	if e.VolumeID == "" {
-		if name := obs.Annotation(KeyDataVolume, meta.AnnotationKeyExternalName); volumeIDPattern.MatchString(name) {
-			e.VolumeID = name
+	// An id that is not a volume's is not used: the user data would name
+	// it, and the host be replaced.
+	for _, id := range []string{obs.Str(KeyDataVolume, "status.atProvider.volumeID"), obs.Annotation(KeyDataVolume, meta.AnnotationKeyExternalName)} {
+		if volumeIDPattern.MatchString(id) {
+			e.VolumeID = id
+			break
 		}
 	}
 	if e.VolumeID == "" && kept.SelfHosted != nil {
