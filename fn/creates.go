@@ -44,15 +44,20 @@ func unfinishedCreate(o *unstructured.Unstructured) (time.Time, bool) {
 // the desired state, and returns, for the others, what to tell the claim.
 func resumeCreates(s *stack.Stack, desired map[resource.Name]*resource.DesiredComposed, observed stack.Observed) (stuck []string) {
 	for _, key := range stack.SortedKeys(desired) {
-		obs, ok := observed[string(key)]
-		if !ok {
+		// Only the annotations are read (converting the whole resource, a
+		// host's user data and all, cost a tenth of a steady reconcile).
+		obsAnn := observed.Value(string(key), "metadata.annotations").GetStructValue()
+		if obsAnn.GetFields()[meta.AnnotationKeyExternalCreatePending] == nil {
 			continue
 		}
-		o := &unstructured.Unstructured{Object: obs.AsMap()}
+		o := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"annotations": obsAnn.AsMap()}}}
 		began, ok := unfinishedCreate(o)
 		if !ok {
 			continue
 		}
+		o.SetAPIVersion(observed.Str(string(key), "apiVersion"))
+		o.SetKind(observed.Str(string(key), "kind"))
+		o.SetName(observed.Str(string(key), "metadata.name"))
 		kind, known := kinds.Of(schema.FromAPIVersionAndKind(o.GetAPIVersion(), o.GetKind()))
 		if !known || !kind.Repeatable {
 			stuck = append(stuck, fmt.Sprintf("%s %s: provider-aws began creating it at %s and never recorded the result (was it restarted?); "+

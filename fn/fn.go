@@ -70,6 +70,9 @@ type Function struct {
 
 	// What the environment kinds keep across calls.
 	kinds kindState
+	// The specs found valid, so that a reconcile of an unchanged claim
+	// does not check it again.
+	valid validSpecs
 }
 
 // RunFunction composes a RestateStack. function-sdk-go's server recovers
@@ -103,7 +106,7 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 	incoming := &fnv1.RunFunctionRequest{Meta: req.GetMeta(), Context: req.GetContext(),
 		Desired: &fnv1.State{Composite: req.GetDesired().GetComposite(), Resources: maps.Clone(req.GetDesired().GetResources())}}
 
-	xr, in, errs, err := admit(req)
+	xr, in, errs, err := admit(req, &f.valid)
 	switch {
 	case err != nil:
 		response.Fatal(rsp, err)
@@ -202,12 +205,12 @@ func (f *Function) compose(_ context.Context, req *fnv1.RunFunctionRequest) (*fn
 // API server checks a claim (errors name the field, and the typed decoding
 // sees only the types it expects), then the numbers the typed spec holds.
 // A claim at fault gives errs; a request that cannot be read, err.
-func admit(req *fnv1.RunFunctionRequest) (*v1alpha1.XRestateStack, *platform.StackPolicy, field.ErrorList, error) {
+func admit(req *fnv1.RunFunctionRequest, valid *validSpecs) (*v1alpha1.XRestateStack, *platform.StackPolicy, field.ErrorList, error) {
 	oxr, err := request.GetObservedCompositeResource(req)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("cannot read the composite resource: %w", err)
 	}
-	if errs := validateSpec(oxr.Resource.Object); len(errs) > 0 {
+	if errs := validateSpec(oxr.Resource.Object, valid, req.GetObserved().GetComposite().GetResource().GetFields()["spec"]); len(errs) > 0 {
 		return nil, nil, errs, nil
 	}
 	xr := &v1alpha1.XRestateStack{}

@@ -33,7 +33,7 @@ func TestFormCorpusRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, _ := json.Marshal(corpus.Base)
-	if errs := validateSpec(map[string]any{"spec": corpus.Base}); len(errs) > 0 {
+	if errs := validateSpec(map[string]any{"spec": corpus.Base}, nil, nil); len(errs) > 0 {
 		t.Fatalf("the base claim is refused: %v", errs)
 	}
 	for _, c := range corpus.Cases {
@@ -47,7 +47,7 @@ func TestFormCorpusRefused(t *testing.T) {
 			if err := json.Unmarshal(merged, &spec); err != nil {
 				t.Fatal(err)
 			}
-			errs := validateSpec(map[string]any{"spec": spec})
+			errs := validateSpec(map[string]any{"spec": spec}, nil, nil)
 			if len(errs) == 0 {
 				t.Fatal("the XRD's schema accepts it")
 			}

@@ -23,7 +23,7 @@ type GraphNode struct {
 // from the same parts and gates RunFunction applies, so that a picture of
 // it cannot drift from what the function does. Render it with Mermaid.
 func Graph(req *fnv1.RunFunctionRequest) ([]GraphNode, error) {
-	xr, in, errs, err := admit(req)
+	xr, in, errs, err := admit(req, nil)
 	if err != nil {
 		return nil, err
 	}

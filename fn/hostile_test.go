@@ -168,3 +168,46 @@ func TestSchemaValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestValidSpecsRemembered: one function serving a composite checks its
+// spec once; the same spec again (with a field the schema does not know,
+// pruned either way) is a hit, and a changed spec is checked again, so a claim
+// edited into an invalid one is refused by the same function.
+func TestValidSpecsRemembered(t *testing.T) {
+	f := &Function{Log: logging.NewNopLogger()}
+	call := func(mutate func(spec map[string]any)) *fnv1.RunFunctionResponse {
+		req := newRequest(t, newXR(), newPolicy())
+		spec := req.Observed.Composite.Resource.Fields["spec"].GetStructValue().AsMap()
+		mutate(spec)
+		s, err := structpb.NewStruct(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Observed.Composite.Resource.Fields["spec"] = structpb.NewStructValue(s)
+		rsp, err := f.RunFunction(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rsp
+	}
+	newer := func(spec map[string]any) { spec["x-newer-field"] = true }
+	for i := range 2 {
+		rsp := call(newer)
+		for _, r := range rsp.GetResults() {
+			if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+				t.Fatalf("call %d refused: %s", i, r.GetMessage())
+			}
+		}
+		if got := len(f.valid.seen); got != 1 {
+			t.Errorf("call %d: %d specs remembered, want 1", i, got)
+		}
+	}
+	rsp := call(func(spec map[string]any) {
+		newer(spec)
+		spec["environment"].(map[string]any)["selfHosted"].(map[string]any)["tls"] = map[string]any{"termination": "LetsEncrypt"}
+	})
+	wantFatal(t, rsp, "spec.environment.selfHosted.tls.termination:", "Unsupported value")
+	if got := len(f.valid.seen); got != 1 {
+		t.Errorf("%d specs remembered after a refusal, want 1", got)
+	}
+}

@@ -2,10 +2,13 @@ package fn
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
@@ -55,8 +58,9 @@ var loadSpecSchema = sync.OnceValues(func() (*specSchema, error) {
 // rules. Errors name the field (spec.services[0].name, ...). Fields the
 // schema does not know (a newer XRD's, say) are not errors: they are
 // pruned from xr, as the API server prunes them from a claim, and the
-// function composes as if they were not there.
-func validateSpec(xr map[string]any) field.ErrorList {
+// function composes as if they were not there. A spec found valid before
+// (valid, by its bytes in the request) is pruned but not checked again.
+func validateSpec(xr map[string]any, valid *validSpecs, raw *structpb.Value) field.ErrorList {
 	s, err := loadSpecSchema()
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("spec"), fmt.Errorf("the function's embedded schema: %w", err))}
@@ -64,6 +68,10 @@ func validateSpec(xr map[string]any) field.ErrorList {
 	obj := map[string]any{"spec": xr["spec"]}
 	pruning.Prune(obj, s.structural, false)
 	xr["spec"] = obj["spec"]
+	key, known := valid.lookup(raw)
+	if known {
+		return nil
+	}
 	errs := validation.ValidateCustomResource(nil, obj, s.validator)
 	// Keyed lists (services by name) as the API server checks them.
 	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
@@ -72,7 +80,54 @@ func validateSpec(xr map[string]any) field.ErrorList {
 		return errs
 	}
 	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	if len(celErrs) == 0 {
+		valid.remember(key)
+	}
 	return celErrs
+}
+
+// validSpecs remembers the specs found valid, by a hash of their bytes in
+// the request: a composite is reconciled again and again with a spec that
+// has not changed, and checking it again cost as much as composing the
+// stack (BENCHMARKS.md). The schema is the function's own, so a spec valid
+// once stays valid for the life of the process. A nil validSpecs remembers
+// nothing.
+type validSpecs struct {
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]struct{}
+}
+
+// validSpecsSize bounds what is remembered: one spec per composite the
+// function serves, up to this many, then it starts over.
+const validSpecsSize = 1024
+
+// lookup hashes a spec and says whether it was found valid before. ok is
+// false, and key unusable, when there is nothing to remember by.
+func (v *validSpecs) lookup(raw *structpb.Value) (key [sha256.Size]byte, known bool) {
+	if v == nil || raw == nil {
+		return key, false
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(raw)
+	if err != nil {
+		return key, false
+	}
+	key = sha256.Sum256(b)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, known = v.seen[key]
+	return key, known
+}
+
+func (v *validSpecs) remember(key [sha256.Size]byte) {
+	if v == nil || key == ([sha256.Size]byte{}) {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.seen == nil || len(v.seen) >= validSpecsSize {
+		v.seen = make(map[[sha256.Size]byte]struct{}, validSpecsSize)
+	}
+	v.seen[key] = struct{}{}
 }
 
 // ApplyXRDDefaults sets the XRD's defaults in a composite's spec, as the API

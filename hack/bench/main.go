@@ -14,7 +14,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -38,12 +37,13 @@ func main() {
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	times := map[string]float64{}
 	for _, c := range cases {
-		f := &fn.Function{Log: logging.NewNopLogger()}
+		var f *fn.Function
 		var rsp *fnv1.RunFunctionResponse
 		run := median(*count, func() testing.BenchmarkResult {
 			return testing.Benchmark(func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
+					f = benchdata.FunctionFor(c.State, f)
 					rsp = benchdata.Run(b, f, c.Request)
 				}
 			})

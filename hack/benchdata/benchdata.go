@@ -221,3 +221,14 @@ func Floor(b *testing.B, req []byte, rsp *fnv1.RunFunctionResponse) {
 		b.Fatal(err)
 	}
 }
+
+// FunctionFor is the function a case's next call runs on: a new one for a
+// first reconcile, a claim the function has not seen (nothing it remembers
+// across calls, the specs it found valid or the user data it rendered, is
+// there yet), and the same one for a steady reconcile.
+func FunctionFor(state string, f *fn.Function) *fn.Function {
+	if state == "first" || f == nil {
+		return &fn.Function{Log: logging.NewNopLogger()}
+	}
+	return f
+}
