@@ -24,7 +24,7 @@ func Schemas(schemaDir, cacheDir, xrd string, modDir func(module, from string) (
 	if err != nil {
 		return err
 	}
-	core, err := modDir("github.com/crossplane/crossplane/v2", "hack/tools/core")
+	core, err := modDir("github.com/crossplane/crossplane/v2", "hack/tools/crossplane")
 	if err != nil {
 		return err
 	}
