@@ -40,15 +40,16 @@ func main() {
 	services := flag.Int("services", 4, "services of the stack under load (steady state)")
 	soak := flag.Int("soak", 100000, "calls of the soak")
 	soakServices := flag.Int("soak-services", 1, "services of the stack in the soak (steady state)")
+	cpuProfile := flag.String("cpuprofile", "", "write the server's CPU profile of the load phase to this file (go tool pprof reads it)")
 	flag.Parse()
 	runtime.GOMAXPROCS(1)
-	if err := run(*binary, *duration, *clients, *services, *soak, *soakServices); err != nil {
+	if err := run(*binary, *duration, *clients, *services, *soak, *soakServices, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(binary string, duration time.Duration, clients, services, soak, soakServices int) error {
+func run(binary string, duration time.Duration, clients, services, soak, soakServices int, cpuProfile string) error {
 	grpcAddr, err := loopback.FreeAddr()
 	if err != nil {
 		return err
@@ -87,7 +88,18 @@ func run(binary string, duration time.Duration, clients, services, soak, soakSer
 	}
 	fmt.Printf("machine: %d CPUs, %s; server and client GOMAXPROCS=1 each; %d clients\n\n", runtime.NumCPU(), runtime.Version(), clients)
 	callFor(client, req, clients, time.Second, 0) // warm up
+	profiled := make(chan error, 1)
+	if cpuProfile != "" {
+		// The server profiles itself over the load phase, from its pprof
+		// endpoint: what a call costs end to end, transport included.
+		go func() { profiled <- serverProfile(pprofAddr, duration, cpuProfile) }()
+	} else {
+		profiled <- nil
+	}
 	lat, calls, elapsed := callFor(client, req, clients, duration, 0)
+	if err := <-profiled; err != nil {
+		return err
+	}
 	slices.Sort(lat)
 	fmt.Printf("load: steady state of %d services, %s: %d calls, %.0f calls/s, p50 %s, p99 %s, server peak RSS %s\n",
 		services, elapsed.Round(time.Millisecond), calls, float64(calls)/elapsed.Seconds(),
@@ -191,6 +203,27 @@ func serverState(pprofAddr string) (heap, goroutines int, err error) {
 	}
 	goroutines, err = get("/debug/pprof/goroutine?debug=1", goroutineRE)
 	return heap, goroutines, err
+}
+
+// serverProfile writes the server's CPU profile over d to file.
+func serverProfile(pprofAddr string, d time.Duration, file string) error {
+	rsp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer rsp.Body.Close()
+	if rsp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the server's CPU profile: %s", rsp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rsp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // peakRSS is the process's peak resident set size (VmHWM).

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -75,6 +76,47 @@ func TestControlPlaneInABox(t *testing.T) {
 		for _, want := range []string{"selfHosted", "cloud", "external", "Restate Cloud", "FIELD: environment", "Exactly one kind must be set"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("kubectl explain lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	// Why the package's XRD stays apiextensions.crossplane.io/v1: in
+	// Crossplane v2.4.0 only v1 offers claims (its scope defaults to
+	// LegacyCluster); v2 knows no LegacyCluster scope and refuses claimNames.
+	// When a release accepts the v2 form, this fails and the XRD can move.
+	t.Run("the v2 XRD API refuses claims, so the package's XRD stays v1 and LegacyCluster", func(t *testing.T) {
+		name := "xrestatestacks.stack.restate-crossplane.io"
+		if got := b.must("get", "xrd", name, "-o", "jsonpath={.spec.scope}"); got != "LegacyCluster" {
+			t.Errorf("the installed XRD's scope is %q, want LegacyCluster", got)
+		}
+		raw, err := os.ReadFile(filepath.Join(repo, "compositions", "definition.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var xrd map[string]any
+		if err := yaml.Unmarshal(raw, &xrd); err != nil {
+			t.Fatal(err)
+		}
+		// A new XRD, so the server validates a create: on an update of the
+		// installed one, ratcheting would pass the unchanged fields.
+		spec := xrd["spec"].(map[string]any)
+		xrd["apiVersion"] = "apiextensions.crossplane.io/v2"
+		xrd["metadata"] = map[string]any{"name": "xv2checks.stack.restate-crossplane.io"}
+		spec["names"] = map[string]any{"kind": "XV2Check", "plural": "xv2checks"}
+		spec["claimNames"] = map[string]any{"kind": "V2Check", "plural": "v2checks"}
+		for scope, want := range map[string]string{
+			"LegacyCluster": `spec.scope: Unsupported value: "LegacyCluster"`,
+			"Cluster":       "Claims aren't supported in apiextensions.crossplane.io/v2",
+		} {
+			spec["scope"] = scope
+			v2, err := yaml.Marshal(xrd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(b.dir, "xrd-v2.yaml")
+			write(t, f, string(v2))
+			if out, err := b.kubectl("apply", "--dry-run=server", "-f", f); err == nil || !strings.Contains(out, want) {
+				t.Errorf("want a v2 XRD of scope %s with claims refused with %q, got %v: %s", scope, want, err, out)
 			}
 		}
 	})
@@ -224,12 +266,30 @@ func TestControlPlaneInABox(t *testing.T) {
 		}
 	})
 
-	t.Run("the Job's completion reaches the claim's Registered condition promptly", func(t *testing.T) {
-		// A new revision is a new Job; the claim is polled closely from the
-		// moment the kubelet stand-in finishes its Pod.
-		b.apply(servicesClaim(admin, uri, "timing", "Destroy"))
-		latency := prov.registeredLatency(t, "team-a", "orders-e2e")
-		t.Logf("the Job's Pod finished -> the claim's Registered=True: %s (job controller, Crossplane's watch, the function and the claim's sync)", latency.Round(time.Millisecond))
+	t.Run("a changed service is registered by a Job promptly", func(t *testing.T) {
+		// Each new revision is a new Job; the claim is polled closely from
+		// its apply, and the kubelet stand-in stamps each step.
+		var runs []jobSteps
+		for i := 1; i <= 3; i++ {
+			applied := time.Now()
+			b.apply(servicesClaim(admin, uri, fmt.Sprintf("timing-%d", i), "Destroy"))
+			runs = append(runs, prov.registeredAfter(t, "team-a", "orders-e2e", applied))
+		}
+		step := func(name string, of func(jobSteps) time.Duration) string {
+			var ds []time.Duration
+			for _, r := range runs {
+				ds = append(ds, of(r))
+			}
+			return fmt.Sprintf("%s median %s max %s", name, median(ds).Round(10*time.Millisecond), slices.Max(ds).Round(10*time.Millisecond))
+		}
+		t.Logf("a changed service -> registered by a Job (Registered=True), %d runs: %s; %s; %s; %s", len(runs),
+			step("total", func(r jobSteps) time.Duration { return r.Total }),
+			step("apply -> Pod", func(r jobSteps) time.Duration { return r.ToPod }),
+			step("register", func(r jobSteps) time.Duration { return r.Register }),
+			step("Pod finished -> Registered", func(r jobSteps) time.Duration { return r.ToStatus }))
+		if max := slices.MaxFunc(runs, func(a, b jobSteps) int { return cmp.Compare(a.Total, b.Total) }); max.Total > 60*time.Second {
+			t.Errorf("a registration by Job took %s, want well under the provider's 60 s poll: something waits on a poll", max.Total)
+		}
 	})
 
 	t.Run("a new revision registers again", func(t *testing.T) {

@@ -54,6 +54,8 @@ type providers struct {
 	failed   []string             // Pods failed, with why
 	lambda   []string             // what restate-server answered Lambda registrations
 	done     map[types.UID]bool   // Pods run
+	seen     map[string]time.Time // when the kubelet stand-in first saw each Job's Pod, by Job
+	returned map[string]time.Time // when each Job's register command returned, by Job
 	finished map[string]time.Time // when each Job's Pod finished, by Job
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -69,7 +71,8 @@ func (b *box) startProviders(restateAdmin string) *providers {
 		t.Fatal(err)
 	}
 	p := &providers{b: b, dyn: dynamic.NewForConfigOrDie(cfg), restate: restateAdmin, function: bin(t, "FUNCTION"),
-		stop: make(chan struct{}), stopped: make(chan struct{}), done: map[types.UID]bool{}, finished: map[string]time.Time{}}
+		stop: make(chan struct{}), stopped: make(chan struct{}), done: map[types.UID]bool{},
+		seen: map[string]time.Time{}, returned: map[string]time.Time{}, finished: map[string]time.Time{}}
 	go func() {
 		defer close(p.stopped)
 		for {
@@ -110,7 +113,16 @@ func (p *providers) runPods() {
 // finishPod runs a Pod and sets its phase.
 func (p *providers) finishPod(ctx context.Context, pod *unstructured.Unstructured) {
 	phase, exitCode, message := "Succeeded", int64(0), ""
-	if err := p.runPod(pod); err != nil {
+	job := ""
+	for _, o := range pod.GetOwnerReferences() {
+		if o.Kind == "Job" {
+			job = o.Name
+		}
+	}
+	p.stamp(p.seen, job)
+	err := p.runPod(pod)
+	p.stamp(p.returned, job)
+	if err != nil {
 		phase, exitCode, message = "Failed", 1, err.Error()
 		p.mu.Lock()
 		p.failed = append(p.failed, pod.GetName()+": "+message)
@@ -133,12 +145,16 @@ func (p *providers) finishPod(ctx context.Context, pod *unstructured.Unstructure
 			pod = fresh
 		}
 	}
-	for _, o := range pod.GetOwnerReferences() {
-		if o.Kind == "Job" {
-			p.mu.Lock()
-			p.finished[o.Name] = time.Now()
-			p.mu.Unlock()
-		}
+	p.stamp(p.finished, job)
+}
+
+// stamp records now for a Job, the first time only (a Job's next Pod,
+// after one killed, does not move its times).
+func (p *providers) stamp(m map[string]time.Time, job string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := m[job]; !ok && job != "" {
+		m[job] = time.Now()
 	}
 }
 
@@ -261,33 +277,41 @@ func (p *providers) lambdaRequest(a regcontract.Args) {
 	p.mu.Unlock()
 }
 
-// registeredLatency polls a claim closely until its Registered condition is
-// True for the Job its status names, and returns the time from that Job's
-// Pod finishing (as the kubelet stand-in recorded it) to then.
-func (p *providers) registeredLatency(t *testing.T, namespace, claim string) time.Duration {
+// jobSteps are the steps of one registration by Job, from the claim's apply.
+type jobSteps struct {
+	ToPod    time.Duration // apply -> the Job's Pod seen: Crossplane's watch, the function, the Job applied, the job controller's Pod, the stand-in's 300 ms poll
+	Register time.Duration // the register command, against restate-server
+	ToStatus time.Duration // the Pod finished -> Registered=True: the job controller, Crossplane's watch on the Job, the function, the claim's sync
+	Total    time.Duration // apply -> Registered=True
+}
+
+// registeredAfter polls a claim closely until its Registered condition is
+// True for a Job the stand-in ran after applied, and returns what each step
+// took.
+func (p *providers) registeredAfter(t *testing.T, namespace, claim string, applied time.Time) jobSteps {
 	t.Helper()
 	gvr := schema.GroupVersionResource{Group: "stack.restate-crossplane.io", Version: "v1alpha1", Resource: "restatestacks"}
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		u, err := p.dyn.Resource(gvr).Namespace(namespace).Get(context.Background(), claim, metav1.GetOptions{})
 		if err == nil {
-			seen := time.Now()
+			now := time.Now()
 			services, _, _ := unstructured.NestedSlice(u.Object, "status", "services")
 			job := ""
 			if len(services) > 0 {
 				job, _, _ = unstructured.NestedString(services[0].(map[string]any), "registration", "job")
 			}
 			p.mu.Lock()
-			finished, ok := p.finished[job]
+			seen, returned, finished := p.seen[job], p.returned[job], p.finished[job]
 			p.mu.Unlock()
-			if ok && conditionStatus(u, "Registered") == "True" {
-				return seen.Sub(finished)
+			if !finished.IsZero() && seen.After(applied) && conditionStatus(u, "Registered") == "True" {
+				return jobSteps{ToPod: seen.Sub(applied), Register: returned.Sub(seen), ToStatus: now.Sub(finished), Total: now.Sub(applied)}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s/%s was not registered by a Job the stand-in ran", namespace, claim)
-	return 0
+	return jobSteps{}
 }
 
 func conditionStatus(u *unstructured.Unstructured, typ string) string {
