@@ -20,6 +20,7 @@ FUNCTION := $(BIN)/function
 # A real Restate server from npm, for tests that check what Restate accepts.
 RESTATE_VERSION := 1.7.12
 RESTATE_SERVER := $(OUT)/restate/node_modules/.bin/restate-server
+RESTATECTL := $(OUT)/restate/node_modules/.bin/restatectl
 # A real Restate service built with the Go SDK, for registration tests.
 RESTATE_SERVICE := $(BIN)/restateservice
 
@@ -64,6 +65,9 @@ $(PROVIDER_AWS): hack/tools/provider-aws/go.mod hack/tools/provider-aws/go.sum
 
 $(RESTATE_SERVER):
 	npm install --prefix $(OUT)/restate --no-audit --no-fund @restatedev/restate-server@$(RESTATE_VERSION)
+# Restate's cluster tool, to read a real cluster's nodes and logs.
+$(RESTATECTL): $(RESTATE_SERVER)
+	npm install --prefix $(OUT)/restate --no-audit --no-fund @restatedev/restatectl@$(RESTATE_VERSION)
 
 $(RESTATE_SERVICE): test/restateservice/go.mod test/restateservice/go.sum test/restateservice/main.go
 	$(GO) build -C test/restateservice -o $@ .
@@ -98,10 +102,10 @@ COMPOSITIONS ?= examples/compositions
 render: $(CROSSPLANE) $(CROSSPLANE_CORE) build
 	$(GO) run ./hack/render -claims $(CLAIMS) -composition $(COMPOSITION) -compositions $(COMPOSITIONS) -out $(OUT)/render
 
-unit: $(RESTATE_SERVER)
+unit: $(RESTATE_SERVER) $(RESTATECTL) $(RESTATE_SERVICE)
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	RESTATE_SERVER=$(RESTATE_SERVER) $(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./cmd/... ./hack/...
+	RESTATE_SERVER=$(RESTATE_SERVER) RESTATECTL=$(RESTATECTL) RESTATE_SERVICE=$(RESTATE_SERVICE) $(GO) test -count=1 ./apis/... ./input/... ./fn/... ./internal/... ./cmd/... ./hack/...
 
 ## Render goldens and validation, and registration against a real
 ## restate-server and Restate service.

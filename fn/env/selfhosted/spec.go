@@ -38,6 +38,8 @@ type Server struct {
 	// Agent is the host agent the host runs, when it registers the
 	// stack's services.
 	Agent *AgentSettings
+	// Node is the host's place in a Restate cluster; nil on a single node.
+	Node *ClusterNode
 }
 
 // AgentSettings are what the host needs to run the host agent.

@@ -38,15 +38,23 @@ var (
 // restateConfig is the server's TOML configuration, written by a TOML
 // library so that no value can change its structure.
 type restateConfig struct {
-	ClusterName            string        `toml:"cluster-name"`
-	NodeName               string        `toml:"node-name"`
-	BootstrapNumPartitions int32         `toml:"default-num-partitions"`
-	RocksDBTotalMemorySize string        `toml:"rocksdb-total-memory-size"`
-	TracingEndpoint        string        `toml:"tracing-endpoint,omitempty"`
-	Admin                  adminConfig   `toml:"admin"`
-	Ingress                bindAddress   `toml:"ingress"`
-	Bifrost                bifrostConfig `toml:"bifrost"`
-	Worker                 workerConfig  `toml:"worker"`
+	ClusterName            string `toml:"cluster-name"`
+	NodeName               string `toml:"node-name"`
+	BootstrapNumPartitions int32  `toml:"default-num-partitions"`
+	RocksDBTotalMemorySize string `toml:"rocksdb-total-memory-size"`
+	TracingEndpoint        string `toml:"tracing-endpoint,omitempty"`
+	// A cluster node's settings (cluster.go); a single node has none.
+	Roles              []string              `toml:"roles,omitempty"`
+	Location           string                `toml:"location,omitempty"`
+	AutoProvision      *bool                 `toml:"auto-provision,omitempty"`
+	DefaultReplication int32                 `toml:"default-replication,omitempty"`
+	BindAddress        string                `toml:"bind-address,omitempty"`
+	AdvertisedAddress  string                `toml:"advertised-address,omitempty"`
+	MetadataClient     *metadataClientConfig `toml:"metadata-client,omitempty"`
+	Admin              adminConfig           `toml:"admin"`
+	Ingress            bindAddress           `toml:"ingress"`
+	Bifrost            bifrostConfig         `toml:"bifrost"`
+	Worker             workerConfig          `toml:"worker"`
 }
 
 type bindAddress struct {
@@ -68,7 +76,8 @@ type bifrostConfig struct {
 }
 
 type workerConfig struct {
-	Invoker invokerConfig `toml:"invoker"`
+	Invoker   invokerConfig    `toml:"invoker"`
+	Snapshots *snapshotsConfig `toml:"snapshots,omitempty"`
 }
 
 type invokerConfig struct {
@@ -96,6 +105,9 @@ func serverConfig(sh *Server) (string, error) {
 	}
 	if sh.XRay() {
 		cfg.TracingEndpoint = "http://adot-collector:4317"
+	}
+	if n := sh.Node; n != nil {
+		n.configure(&cfg)
 	}
 	b, err := toml.Marshal(cfg)
 	return string(b), err

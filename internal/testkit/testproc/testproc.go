@@ -74,3 +74,10 @@ func Stop(cmd *exec.Cmd) {
 		<-done
 	}
 }
+
+// Kill ends a program and its children with SIGKILL, as the loss of its
+// host would, and waits for it.
+func Kill(cmd *exec.Cmd) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+}
