@@ -90,6 +90,12 @@ func AccountOfARN(arn string) string {
 // FunctionARN is the ARN of a Lambda function of the stack's region and account.
 func (s *Stack) FunctionARN(name string) string { return s.RegionalARN("lambda", "function:"+name) }
 
+// S3ARN is the ARN of a bucket ("bucket") or of its objects ("bucket/key"):
+// S3's ARNs name neither region nor account.
+func (s *Stack) S3ARN(resource string) string {
+	return "arn:" + Partition(s.Region) + ":s3:::" + resource
+}
+
 // EC2ARN is the ARN of an EC2 resource ("volume/vol-...", "instance/*").
 func (s *Stack) EC2ARN(resource string) string { return s.RegionalARN("ec2", resource) }
 

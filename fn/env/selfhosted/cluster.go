@@ -3,6 +3,8 @@ package selfhosted
 import (
 	"fmt"
 	"strings"
+
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 )
 
 // FabricPort is the port Restate's nodes talk to each other on; it is never
@@ -97,4 +99,18 @@ func (n *ClusterNode) configure(cfg *restateConfig) {
 	}
 	cfg.Bifrost.DefaultProvider = "replicated"
 	cfg.Worker.Snapshots = &snapshotsConfig{Destination: store + "/snapshots", Interval: "1h", AWSRegion: n.StoreRegion}
+}
+
+// clusterStoreStatements are what a node may do in the cluster's store:
+// list the bucket under the stack's prefix only, and read, write and
+// delete objects under it (Restate deletes the snapshots it no longer
+// keeps, and aborts the multipart uploads of large ones). The prefix ends
+// in "/", so that stack "a" never matches stack "ab"'s objects.
+func clusterStoreStatements(s *stack.Stack, bucket, prefix string) []stack.Statement {
+	prefix = strings.TrimSuffix(prefix, "/") + "/"
+	return []stack.Statement{
+		{Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{s.S3ARN(bucket)},
+			Condition: map[string]map[string]string{"StringLike": {"s3:prefix": prefix + "*"}}},
+		stack.Allow([]string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}, s.S3ARN(bucket+"/"+prefix+"*")),
+	}
 }

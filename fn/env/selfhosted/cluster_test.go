@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/iampolicy"
 )
 
 // clusterNode is node i of a three-node cluster of the stack "pay-x7k2p".
@@ -85,6 +87,43 @@ func TestClusterNodeConfigReadByRestate(t *testing.T) {
 	for _, key := range []string{"roles", "location", "auto-provision", "advertised-address", "metadata-client", "snapshots"} {
 		if strings.Contains(single, key) {
 			t.Errorf("a single node's config names %s:\n%s", key, single)
+		}
+	}
+}
+
+// TestClusterStoreOnlyTheStacksPrefix evaluates the nodes' store statements:
+// everything Restate does under the stack's prefix, nothing elsewhere.
+func TestClusterStoreOnlyTheStacksPrefix(t *testing.T) {
+	s := &stack.Stack{Name: "pay-x7k2p", Region: "eu-central-1", AccountID: "111122223333"}
+	doc, err := iampolicy.Parse(stack.Policy(clusterStoreStatements(s, "platform-restate", "stacks/pay-x7k2p")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := func(key string) string { return "arn:aws:s3:::platform-restate/" + key }
+	bucket := "arn:aws:s3:::platform-restate"
+	for _, c := range []struct {
+		name, action, resource, prefix string
+		want                           bool
+	}{
+		{"read metadata", "s3:GetObject", obj("stacks/pay-x7k2p/metadata/nodes_config"), "", true},
+		{"write metadata", "s3:PutObject", obj("stacks/pay-x7k2p/metadata/nodes_config"), "", true},
+		{"delete an old snapshot", "s3:DeleteObject", obj("stacks/pay-x7k2p/snapshots/0/lsn_12/x.sst"), "", true},
+		{"abort an upload", "s3:AbortMultipartUpload", obj("stacks/pay-x7k2p/snapshots/0/x.sst"), "", true},
+		{"list snapshots", "s3:ListBucket", bucket, "stacks/pay-x7k2p/snapshots/", true},
+		{"another stack's objects", "s3:GetObject", obj("stacks/pay-other/metadata/nodes_config"), "", false},
+		{"a stack whose name extends this one's", "s3:PutObject", obj("stacks/pay-x7k2p2/metadata/x"), "", false},
+		{"the bucket's other objects", "s3:GetObject", obj("secrets.txt"), "", false},
+		{"another stack's listing", "s3:ListBucket", bucket, "stacks/pay-other/", false},
+		{"the whole bucket's listing", "s3:ListBucket", bucket, "", false},
+		{"another bucket", "s3:GetObject", "arn:aws:s3:::other/stacks/pay-x7k2p/metadata/x", "", false},
+		{"the bucket's policy", "s3:PutBucketPolicy", bucket, "", false},
+	} {
+		r := iampolicy.Request{Action: c.action, Resource: c.resource}
+		if c.prefix != "" {
+			r.Context = map[string]string{"s3:prefix": c.prefix}
+		}
+		if got := doc.Allows(r); got != c.want {
+			t.Errorf("%s: allowed = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -13,6 +13,8 @@
 // suffix); Principal {"AWS": ARNs} (an account's ":root" meaning any
 // principal of that account) or {"Service": names}; Condition operators
 // StringEquals, ArnEquals and Bool, each key with one value or a list;
+// StringLike on a single-valued key (s3:prefix), with patterns ending in
+// "*";
 // ForAllValues:StringLike with patterns ending in "*" on a multi-valued
 // key; and Null.
 package iampolicy
@@ -130,9 +132,9 @@ func (s Statement) check() error {
 	}
 	for op, keys := range s.Condition {
 		switch op {
-		case "StringEquals", "ArnEquals", "Bool", "ForAllValues:StringLike", "Null":
+		case "StringEquals", "ArnEquals", "Bool", "StringLike", "ForAllValues:StringLike", "Null":
 		default:
-			return fmt.Errorf("condition operator %q: want StringEquals, ArnEquals, Bool, ForAllValues:StringLike or Null", op)
+			return fmt.Errorf("condition operator %q: want StringEquals, ArnEquals, Bool, StringLike, ForAllValues:StringLike or Null", op)
 		}
 		for key, values := range keys {
 			switch {
@@ -140,7 +142,7 @@ func (s Statement) check() error {
 				return fmt.Errorf("condition %s on %s has no value", op, key)
 			case op == "Null" && (len(values) != 1 || values[0] != "true" && values[0] != "false"):
 				return fmt.Errorf("condition Null on %s: want true or false", key)
-			case op == "ForAllValues:StringLike" && anyOf(values, func(v string) bool { return strings.ContainsAny(strings.TrimSuffix(v, "*"), "*?") }):
+			case (op == "StringLike" || op == "ForAllValues:StringLike") && anyOf(values, func(v string) bool { return strings.ContainsAny(strings.TrimSuffix(v, "*"), "*?") }):
 				return fmt.Errorf("condition %s on %s: want patterns with at most a trailing *", op, key)
 			}
 		}
@@ -206,6 +208,9 @@ func conditionHolds(op, key string, values []string, r Request) bool {
 	got, ok := r.Context[key]
 	if !ok {
 		return false // a key the request does not carry: closed
+	}
+	if op == "StringLike" {
+		return anyOf(values, func(p string) bool { return resourceMatches(p, got) })
 	}
 	// StringEquals, ArnEquals and Bool alike compare exactly: the function
 	// emits no ARN patterns in conditions, and booleans as "true".

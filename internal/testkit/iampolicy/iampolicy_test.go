@@ -74,6 +74,17 @@ func TestAllows(t *testing.T) {
 			t.Errorf("%s: Allows = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	// StringLike on a single-valued key: a prefix pattern, and a request
+	// without the key is denied.
+	listed := mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::b"],"Condition":{"StringLike":{"s3:prefix":"stacks/a/*"}}}]}`)
+	for prefix, want := range map[string]bool{"stacks/a/": true, "stacks/a/metadata/": true, "stacks/ab/": false, "stacks/": false} {
+		if got := listed.Allows(Request{Action: "s3:ListBucket", Resource: "arn:aws:s3:::b", Context: map[string]string{"s3:prefix": prefix}}); got != want {
+			t.Errorf("list with prefix %q: Allows = %v, want %v", prefix, got, want)
+		}
+	}
+	if listed.Allows(Request{Action: "s3:ListBucket", Resource: "arn:aws:s3:::b"}) {
+		t.Error("a list without a prefix was allowed")
+	}
 	// A dot in an ARN is a dot, not any character.
 	dotted := mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::a.b/*"]}]}`)
 	if dotted.Allows(Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::axb/key"}) {
@@ -135,7 +146,7 @@ func TestRefusesOtherForms(t *testing.T) {
 		"a middle wildcard":          `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction"],"Resource":["arn:aws:lambda:*:111122223333:function:f"]}]}`,
 		"a principal *":              `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole"]}]}`,
 		"a Federated":                `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"x"},"Action":["sts:AssumeRole"]}]}`,
-		"StringLike":                 `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"],"Condition":{"StringLike":{"a":"b*"}}}]}`,
+		"StringLike, a middle *":     `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"],"Condition":{"StringLike":{"a":"b*c"}}}]}`,
 		"ForAnyValue":                `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:eu-central-1:111122223333:volume/vol-1"],"Condition":{"ForAnyValue:StringLike":{"aws:TagKeys":"a*"}}}]}`,
 		"a middle ?":                 `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b?/k"]}]}`,
 		"Null of maybe":              `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:eu-central-1:111122223333:volume/vol-1"],"Condition":{"Null":{"aws:TagKeys":"maybe"}}}]}`,
