@@ -21,15 +21,16 @@ import (
 )
 
 // TestRealClusterFromComposedConfigs runs three real restate-server
-// processes from the node configurations the function renders, with the
-// cluster's metadata and snapshots in moto's S3 (Restate's object store
-// takes a custom endpoint). Only what a host would differ in is set from
-// the environment: the addresses, mapped to loopback ports (the DNS names
-// of the nodes cannot resolve here), the S3 endpoint and test credentials,
-// and a snapshot every second and few records, so that one appears within
-// the test.
-// The cluster provisions once, serves a real Restate service, survives a
-// node's SIGKILL, and takes the node back.
+// processes from the node configurations the function renders, once with
+// the cluster's metadata in moto's S3 (Restate's object store takes a
+// custom endpoint) and once in Raft on the nodes; snapshots go to moto's S3
+// in both. Only what a host would differ in is set from the environment:
+// the addresses, mapped to loopback ports (the DNS names of the nodes
+// cannot resolve here), the S3 endpoint and test credentials, and a
+// snapshot every second and few records, so that one appears within the
+// test. The cluster provisions once (by node 0 itself, or with Raft by
+// restatectl once the nodes are up, as the host agent will), serves a real
+// Restate service, survives a node's SIGKILL, and takes the node back.
 func TestRealClusterFromComposedConfigs(t *testing.T) {
 	server, service, restatectl := os.Getenv("RESTATE_SERVER"), os.Getenv("RESTATE_SERVICE"), os.Getenv("RESTATECTL")
 	if server == "" || service == "" || restatectl == "" {
@@ -38,6 +39,12 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3 for moto")
 	}
+	for _, metadata := range []string{MetadataObjectStore, MetadataReplicated} {
+		t.Run(metadata, func(t *testing.T) { realCluster(t, metadata, server, service, restatectl) })
+	}
+}
+
+func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 	s3 := startMotoS3(t)
 	bucketURL := s3 + "/platform-restate"
 	if _, err := s3Do(http.MethodPut, bucketURL, `<CreateBucketConfiguration><LocationConstraint>eu-central-1</LocationConstraint></CreateBucketConfiguration>`); err != nil {
@@ -57,10 +64,16 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 		log         bytes.Buffer
 	}
 	nodes := make([]*node, 3)
+	fabrics := make([]int, len(nodes))
+	peers := make([]string, len(nodes))
+	for i := range fabrics {
+		fabrics[i] = testproc.FreePort(t)
+		peers[i] = fmt.Sprintf("%q", fmt.Sprintf("http://127.0.0.1:%d/", fabrics[i]))
+	}
 	for i := range nodes {
 		n := &node{dir: t.TempDir()}
 		host := *sh
-		host.Node = clusterNode(i, MetadataObjectStore)
+		host.Node = clusterNode(i, metadata)
 		config, err := serverConfig(&host)
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +82,7 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 		if err := os.WriteFile(n.config, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		fabric, admin, ingress := testproc.FreePort(t), testproc.FreePort(t), testproc.FreePort(t)
+		fabric, admin, ingress := fabrics[i], testproc.FreePort(t), testproc.FreePort(t)
 		n.fabric = fmt.Sprintf("http://127.0.0.1:%d", fabric)
 		n.admin, n.ingr = fmt.Sprintf("http://127.0.0.1:%d", admin), fmt.Sprintf("http://127.0.0.1:%d", ingress)
 		n.env = []string{
@@ -84,6 +97,9 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 			"RESTATE_WORKER__SNAPSHOTS__SNAPSHOT_INTERVAL=1s", "RESTATE_WORKER__SNAPSHOTS__SNAPSHOT_INTERVAL_NUM_RECORDS=5",
 			"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-central-1",
 			"RESTATE_LOG_FORMAT=compact",
+		}
+		if metadata == MetadataReplicated {
+			n.env = append(n.env, "RESTATE_METADATA_CLIENT__ADDRESSES=["+strings.Join(peers, ",")+"]")
 		}
 		nodes[i] = n
 	}
@@ -105,31 +121,41 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 		}
 		return b.String()
 	}
+	var out string
+	ctl := func(args ...string) (string, error) {
+		b, err := exec.Command(restatectl, append([]string{"--address", nodes[0].fabric}, args...)...).CombinedOutput()
+		out = string(b)
+		return out, err
+	}
+	last := func() string { return "restatectl said:\n" + out + logs() }
+	if metadata == MetadataReplicated {
+		// No node provisions a Raft cluster on its own: once the metadata
+		// servers are up, it is provisioned once, with the configured
+		// replication.
+		waitFor(t, 90*time.Second, "restatectl provision", last, func() bool {
+			_, err := ctl("provision", "--yes")
+			return err == nil
+		})
+	}
 	for i, n := range nodes {
 		waitFor(t, 90*time.Second, fmt.Sprintf("node %d's admin API", i), logs, func() bool { return status(n.admin+"/health") == http.StatusOK })
 	}
 
-	// Provisioned once, by node 0: the metadata is in the stack's prefix.
+	// Provisioned once: with the object store, by node 0, and the metadata
+	// is in the stack's prefix; with Raft, none is in S3.
 	keys := s3Keys(t, bucketURL, "stacks/pay-x7k2p/metadata/")
-	if !slices.Contains(keys, "stacks/pay-x7k2p/metadata/nodes_config") {
-		t.Fatalf("no cluster metadata under the stack's prefix: %v\n%s", keys, logs())
+	if has := slices.Contains(keys, "stacks/pay-x7k2p/metadata/nodes_config"); has != (metadata == MetadataObjectStore) {
+		t.Fatalf("%s metadata: the objects under the stack's metadata prefix are %v\n%s", metadata, keys, logs())
 	}
 
 	// Restate's own tool reads the cluster: three nodes, each in its zone,
 	// and logs replicated on two nodes.
-	var out string
-	ctl := func(args ...string) string {
-		b, _ := exec.Command(restatectl, append([]string{"--address", nodes[0].fabric}, args...)...).CombinedOutput()
-		out = string(b)
-		return out
-	}
-	last := func() string { return "restatectl said:\n" + out + logs() }
 	waitFor(t, 60*time.Second, "three nodes in restatectl status", last, func() bool {
-		ctl("status")
+		_, _ = ctl("status")
 		return strings.Contains(out, "node-0") && strings.Contains(out, "node-1") && strings.Contains(out, "node-2")
 	})
 	waitFor(t, 60*time.Second, "every log replicated on two of the three nodes", last, func() bool {
-		ctl("logs", "list")
+		_, _ = ctl("logs", "list")
 		return strings.Contains(out, "Log replication: {node: 2}") && strings.Contains(out, "[N1, N2, N3]")
 	})
 
