@@ -24,7 +24,7 @@ import (
 
 	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/regcontract"
-	"github.com/restate-crossplane/function-restate-stack/internal/testkit/loopback"
+	"github.com/restate-crossplane/function-restate-stack/internal/testkit/testproc"
 )
 
 // TestHostAgent runs the host agent (the function's own binary) against a
@@ -176,14 +176,7 @@ type motoAccount struct {
 
 func startMotoAccount(t *testing.T) *motoAccount {
 	t.Helper()
-	server := filepath.Join("e2e", "moto", "server.py")
-	port := freePort(t)
-	var log bytes.Buffer
-	process(t, &log, nil, "python3", server, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := loopback.WaitListening(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second); err != nil {
-		t.Fatalf("moto (python3 %s, as the machine image has it) did not start: %v\n%s", server, err, log.String())
-	}
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	endpoint := testproc.Moto(t, filepath.Join("e2e", "moto", "server.py"))
 	m := &motoAccount{env: []string{"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}}
 	for _, e := range m.env {

@@ -88,14 +88,15 @@ func run(binary string, duration time.Duration, clients, services, soak, soakSer
 	}
 	fmt.Printf("machine: %d CPUs, %s; server and client GOMAXPROCS=1 each; %d clients\n\n", runtime.NumCPU(), runtime.Version(), clients)
 	callFor(client, req, clients, time.Second, 0) // warm up
+	// The server profiles itself over the load phase, from its pprof
+	// endpoint: what a call costs end to end, transport included.
 	profiled := make(chan error, 1)
-	if cpuProfile != "" {
-		// The server profiles itself over the load phase, from its pprof
-		// endpoint: what a call costs end to end, transport included.
-		go func() { profiled <- serverProfile(pprofAddr, duration, cpuProfile) }()
-	} else {
-		profiled <- nil
-	}
+	go func() {
+		if cpuProfile != "" {
+			profiled <- serverProfile(pprofAddr, duration, cpuProfile)
+		}
+		close(profiled)
+	}()
 	lat, calls, elapsed := callFor(client, req, clients, duration, 0)
 	if err := <-profiled; err != nil {
 		return err

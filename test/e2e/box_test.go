@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,8 +93,7 @@ func (b *box) crash(name string) {
 	if p == nil {
 		b.t.Fatalf("no process %s to crash", name)
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	_ = p.cmd.Wait()
+	testproc.Kill(p.cmd)
 	f, err := os.OpenFile(filepath.Join(b.dir, name+".log"), os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		b.t.Fatal(err)

@@ -45,7 +45,7 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 }
 
 func realCluster(t *testing.T, metadata, server, service, restatectl string) {
-	s3 := startMotoS3(t)
+	s3 := testproc.Moto(t, filepath.Join("..", "..", "..", "test", "e2e", "moto", "server.py"))
 	bucketURL := s3 + "/platform-restate"
 	if _, err := s3Do(http.MethodPut, bucketURL, `<CreateBucketConfiguration><LocationConstraint>eu-central-1</LocationConstraint></CreateBucketConfiguration>`); err != nil {
 		t.Fatal(err)
@@ -192,18 +192,6 @@ func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 		code, body := invoke(nodes[2], "again")
 		return code == http.StatusOK && body == `"hello again"`
 	})
-}
-
-// startMotoS3 runs moto's server (the machine image's) on a free port.
-func startMotoS3(t *testing.T) string {
-	t.Helper()
-	port := testproc.FreePort(t)
-	var log bytes.Buffer
-	cmd := testproc.Start(t, &log, nil, "python3", "-m", "moto.server", "-p", fmt.Sprint(port))
-	t.Cleanup(func() { testproc.Stop(cmd) })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, 30*time.Second, "moto", func() string { return log.String() }, func() bool { return status(url+"/moto-api/") != 0 })
-	return url
 }
 
 // startTestService runs the Go SDK test service (a Greeter) on a free port.

@@ -1,6 +1,7 @@
 package selfhosted
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 func clusterNode(i int, metadata string) *ClusterNode {
 	peers := []string{"node-0.pay-x7k2p.restate.internal", "node-1.pay-x7k2p.restate.internal", "node-2.pay-x7k2p.restate.internal"}
 	return &ClusterNode{
-		Name: "node-" + string(rune('0'+i)), Region: "eu-central-1", Zone: "eu-central-1" + string(rune('a'+i)),
+		Name: fmt.Sprintf("node-%d", i), Region: "eu-central-1", Zone: fmt.Sprintf("eu-central-1%c", 'a'+i),
 		Address: peers[i], Provisions: i == 0, Replication: 2, Metadata: metadata, Peers: peers,
 		Store: "s3://platform-restate/stacks/pay-x7k2p/", StoreRegion: "eu-central-1",
 	}

@@ -1,5 +1,7 @@
 package selfhosted
 
+import "slices"
+
 // A cluster node's instance is named by a hash of what it is launched with
 // (host.go), so a change of image, release, type or bootstrap is a new
 // instance and the old one's withdrawal. On a cluster that must happen one
@@ -21,15 +23,7 @@ type nodeLaunch struct {
 
 // stale is true when the node runs an instance the claim no longer wants.
 func (n nodeLaunch) stale() bool {
-	if len(n.Have) == 0 {
-		return false
-	}
-	for _, k := range n.Have {
-		if k == n.Want {
-			return false
-		}
-	}
-	return true
+	return len(n.Have) > 0 && !slices.Contains(n.Have, n.Want)
 }
 
 // settled is true when the node runs what the claim wants, alone, and

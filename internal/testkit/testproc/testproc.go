@@ -4,6 +4,8 @@
 package testproc
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -80,4 +82,20 @@ func Stop(cmd *exec.Cmd) {
 func Kill(cmd *exec.Cmd) {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	_ = cmd.Wait()
+}
+
+// Moto runs the machine image's moto with the project's fidelity fixes
+// (server, test/e2e/moto/server.py) on a free loopback port until the test
+// ends, and returns its endpoint.
+func Moto(t testing.TB, server string) string {
+	t.Helper()
+	port := FreePort(t)
+	var log bytes.Buffer
+	cmd := Start(t, &log, nil, "python3", server, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	t.Cleanup(func() { Stop(cmd) })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := loopback.WaitListening(addr, 30*time.Second); err != nil {
+		t.Fatalf("moto (python3 %s, as the machine image has it) did not start: %v\n%s", server, err, log.String())
+	}
+	return "http://" + addr
 }
