@@ -131,10 +131,12 @@ func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 	if metadata == MetadataReplicated {
 		// No node provisions a Raft cluster on its own: once the metadata
 		// servers are up, it is provisioned once, with the configured
-		// replication.
-		waitFor(t, 90*time.Second, "restatectl provision", last, func() bool {
-			_, err := ctl("provision", "--yes")
-			return err == nil
+		// replication. restatectl 1.7.12 exits 0 when provisioning failed
+		// ("[ERR]: Failed to provision cluster: Timeout expired"), so its
+		// answer is read; a retry after a slow success finds it done.
+		waitFor(t, 120*time.Second, "restatectl provision", last, func() bool {
+			out, _ := ctl("provision", "--yes")
+			return strings.Contains(out, "Cluster has been successfully provisioned") || strings.Contains(out, "Cluster has been provisioned by somebody else")
 		})
 	}
 	for i, n := range nodes {
