@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -79,11 +80,40 @@ func validateSpec(xr map[string]any, valid *validSpecs, raw *structpb.Value) fie
 		// CEL rules assume the types the schema checks.
 		return errs
 	}
+	integers(obj, s.structural)
 	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	if len(celErrs) == 0 {
 		valid.remember(key)
 	}
 	return celErrs
+}
+
+// integers turns the whole numbers of integer fields into int64, as the API
+// server's JSON decoder hands them to CEL: the request's structpb holds
+// every number as a float64, which CEL refuses to compare with an int.
+func integers(v any, ss *structuralschema.Structural) any {
+	if ss == nil {
+		return v
+	}
+	switch x := v.(type) {
+	case float64:
+		if ss.Type == "integer" && x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if p, ok := ss.Properties[k]; ok {
+				x[k] = integers(e, &p)
+			} else if ss.AdditionalProperties != nil {
+				x[k] = integers(e, ss.AdditionalProperties.Structural)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = integers(e, ss.Items)
+		}
+	}
+	return v
 }
 
 // validSpecs remembers the specs found valid, by a hash of their bytes in

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
-	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -91,7 +90,7 @@ func stamp(s *stack.Stack, parts []stack.Part) (map[resource.Name]*resource.Desi
 			spec["deletionPolicy"] = string(s.DeletionPolicy)
 		}
 		spec["providerConfigRef"] = map[string]any{"name": s.ProviderConfig}
-		if gvk.Group != iam.CRDGroup {
+		if !kind.Global {
 			forProvider["region"] = s.Region
 		}
 		if kind.NamedBy != "" {

@@ -193,7 +193,9 @@ func TestRender(t *testing.T) {
 				t.Errorf("%s: status lists %d services, spec %d", ex.Name, len(st), len(specs))
 			}
 			_, selfHosted, _ := unstructured.NestedMap(xr.Object, "spec", "environment", "selfHosted")
-			_, recipe, _ := unstructured.NestedMap(xr.Object, "spec", "compositionRef")
+			// A recipe declares a path from the cluster to the admin API.
+			ref, _, _ := unstructured.NestedString(xr.Object, "spec", "compositionRef", "name")
+			recipe := ref != "" && declaresAdminPath(t, ref)
 			byAgent := selfHosted && !recipe
 			if byAgent {
 				// The shipped Composition declares no path from the cluster
@@ -344,4 +346,34 @@ func golden(t *testing.T, path string, got []byte) {
 
 func jobArgs(o *unstructured.Unstructured) []string {
 	return providersim.JobArgs(o.Object)
+}
+
+// declaresAdminPath says whether the example Composition of that name
+// declares registration.adminAccess.
+func declaresAdminPath(t *testing.T, name string) bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "examples", "compositions", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range mustSplit(t, b) {
+			if d.GetName() != name {
+				continue
+			}
+			pipeline, _, _ := unstructured.NestedSlice(d.Object, "spec", "pipeline")
+			for _, step := range pipeline {
+				if _, ok, _ := unstructured.NestedMap(step.(map[string]any), "input", "registration", "adminAccess"); ok {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	t.Fatalf("no example Composition %s", name)
+	return false
 }

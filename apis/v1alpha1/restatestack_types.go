@@ -161,6 +161,55 @@ type SelfHostedStatus struct {
 	// name it, and must not change should an observation lose it.
 	// +optional
 	DataVolumeID string `json:"dataVolumeId,omitempty"`
+	// LoadBalancerDNSName of a cluster's internal load balancer.
+	// +optional
+	LoadBalancerDNSName string `json:"loadBalancerDnsName,omitempty"`
+	// Cluster is what a cluster was provisioned with, and where its
+	// rollout stands.
+	// +optional
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is a cluster's provisioned settings and its nodes.
+type ClusterStatus struct {
+	// Replication and Metadata the cluster was composed with; fixed.
+	// +optional
+	Replication int32 `json:"replication,omitempty"`
+	// +optional
+	Metadata ClusterMetadata `json:"metadata,omitempty"`
+	// Store is the S3 location of its metadata and snapshots.
+	// +optional
+	Store string `json:"store,omitempty"`
+	// Replacing is the node whose instance is being replaced, if any: one
+	// node at a time.
+	// +optional
+	Replacing string `json:"replacing,omitempty"`
+	// Nodes of the cluster.
+	// +optional
+	Nodes []NodeStatus `json:"nodes,omitempty"`
+}
+
+// NodeStatus is one node of a cluster.
+type NodeStatus struct {
+	// Name is the node's permanent node-name.
+	Name string `json:"name"`
+	// Address is its private DNS name in the cluster's hosted zone.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// Zone of its instance and data volume.
+	// +optional
+	Zone string `json:"zone,omitempty"`
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
+	// +optional
+	PrivateIP string `json:"privateIp,omitempty"`
+	// DataVolumeID is kept here once observed, as for a single node.
+	// +optional
+	DataVolumeID string `json:"dataVolumeId,omitempty"`
+	// Serving: its instance is ready and, behind the load balancer, its
+	// targets are healthy.
+	// +optional
+	Serving bool `json:"serving,omitempty"`
 }
 
 // XRestateStack is a Restate environment on AWS, with everything it needs.

@@ -41,6 +41,9 @@ const (
 	RemovalRetain  RemovalPolicy = "Retain"
 )
 
+// +kubebuilder:validation:XValidation:rule="has(self.cluster) == has(oldSelf.cluster)",message="a single node cannot become a cluster in place, nor a cluster a single node: create a new stack"
+// +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.network) || !has(self.network.existing)",message="a cluster composes its own VPC, with a subnet per zone: network.existing is not supported with cluster"
+// +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.network) || !has(self.network.subnetType) || self.network.subnetType == 'Private'",message="a cluster's nodes live in private subnets, reached through its load balancer or their own names"
 // SelfHostedSpec is a single-node Restate server on EC2, the equivalent of
 // the CDK's SingleNodeRestateDeployment. Every field is optional; defaults
 // follow the CDK unless a safer one is documented.
@@ -100,6 +103,92 @@ type SelfHostedSpec struct {
 	// removal settings.
 	// +optional
 	RemovalPolicy RemovalPolicy `json:"removalPolicy,omitempty"`
+
+	// Cluster makes the server a highly available Restate cluster: several
+	// nodes across zones, each with its own instance and data volume, a
+	// replicated log, and metadata and snapshots in the platform's S3
+	// bucket. Absent, the server is a single node. A single node cannot
+	// become a cluster in place, nor a cluster a single node: Restate's
+	// local log is not replicated, and its node identity is fixed.
+	// +optional
+	Cluster *ClusterSpec `json:"cluster,omitempty"`
+}
+
+// ClusterMetadata says where a cluster keeps its metadata.
+// +kubebuilder:validation:Enum=ObjectStore;Replicated
+type ClusterMetadata string
+
+// Cluster metadata stores.
+const (
+	// MetadataObjectStore keeps metadata in the cluster's S3 store: no
+	// quorum of nodes to lose, and one node provisions the cluster alone.
+	MetadataObjectStore ClusterMetadata = "ObjectStore"
+	// MetadataReplicated keeps metadata in Raft on every node; the host
+	// agent provisions the cluster once a majority is up.
+	MetadataReplicated ClusterMetadata = "Replicated"
+)
+
+// ClusterEndpoint says how the cluster's ingress and admin API are reached.
+// +kubebuilder:validation:Enum=InternalLoadBalancer;None
+type ClusterEndpoint string
+
+// Cluster endpoints.
+const (
+	// EndpointInternalLoadBalancer puts an internal Network Load Balancer in
+	// front of every node's ingress and admin API.
+	EndpointInternalLoadBalancer ClusterEndpoint = "InternalLoadBalancer"
+	// EndpointNone reaches nodes by their own names only.
+	EndpointNone ClusterEndpoint = "None"
+)
+
+// ClusterSpec is a highly available Restate cluster. Every node carries
+// every role (worker, admin, log server, ingress): at three to nine nodes,
+// separate stateless nodes would add hosts without taking load off the
+// stateful ones.
+// +kubebuilder:validation:XValidation:rule="!has(self.replication) || self.replication <= self.nodes",message="replication may not exceed nodes"
+type ClusterSpec struct {
+	// Nodes in the cluster: odd, so that a majority survives the loss of
+	// one node in three (two in five). Nodes may be added, never removed:
+	// shrinking a Restate cluster is a manual procedure.
+	// +kubebuilder:validation:Minimum=3
+	// +kubebuilder:validation:Maximum=9
+	// +kubebuilder:validation:XValidation:rule="self % 2 == 1",message="must be odd: 3, 5, 7 or 9"
+	// +kubebuilder:validation:XValidation:rule="self >= oldSelf",message="nodes may grow but not shrink: removing a Restate node is a manual procedure"
+	Nodes int32 `json:"nodes"`
+
+	// Replication of the log and of partitions: how many nodes hold each
+	// record. 2 of 3 nodes survives one node's loss. Fixed once the cluster
+	// is provisioned. Defaults to 2.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="fixed once the cluster is provisioned"
+	Replication int32 `json:"replication,omitempty"`
+
+	// Zones the nodes are spread over, node i in zone i modulo their
+	// number; each gets a private subnet. Defaults to the region's a, b and
+	// c zones. Fixed: a node's location cannot change once it has joined.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=9
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="fixed: a node's location cannot change once it has joined"
+	// +kubebuilder:validation:XValidation:rule="self.all(z, self.exists_one(y, y == z))",message="zones must be distinct"
+	// +kubebuilder:validation:items:Pattern=`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]$`
+	// +listType=atomic
+	Zones []string `json:"zones,omitempty"`
+
+	// Metadata store: ObjectStore (in S3, the default) or Replicated
+	// (Raft on every node). Fixed once the cluster is provisioned.
+	// +optional
+	// +kubebuilder:default=ObjectStore
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="fixed once the cluster is provisioned"
+	Metadata ClusterMetadata `json:"metadata,omitempty"`
+
+	// Endpoint of the cluster's ingress and admin API: an internal Network
+	// Load Balancer (the default), or None (each node by its own name).
+	// +optional
+	// +kubebuilder:default=InternalLoadBalancer
+	Endpoint ClusterEndpoint `json:"endpoint,omitempty"`
 }
 
 // NetworkSpec places the host: in a new VPC the stack creates (the default),

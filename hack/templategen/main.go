@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -388,13 +389,18 @@ func convert(in map[string]any, path string) (map[string]any, error) {
 				if !ok {
 					return nil, fmt.Errorf("%s: the CEL rule %q has no JSON Schema translation in hack/templategen (add one, or say in the README that the form cannot check it)", path, rule)
 				}
-				for fk, fv := range frag {
-					if _, taken := out[fk]; taken {
-						out["allOf"] = append(anySlice(out["allOf"]), map[string]any{fk: fv})
-						continue
-					}
-					out[fk] = fv
+				// A fragment whose keys are taken goes whole into allOf: an
+				// if and its then must stay together.
+				taken := false
+				for fk := range frag {
+					_, t := out[fk]
+					taken = taken || t
 				}
+				if taken {
+					out["allOf"] = append(anySlice(out["allOf"]), frag)
+					continue
+				}
+				maps.Copy(out, frag)
 			}
 		case k == "format" && (v == "int32" || v == "int64"):
 			// OpenAPI's, not JSON Schema's: an int32 keeps its bounds.
@@ -438,7 +444,18 @@ var (
 	notBothRE    = regexp.MustCompile(`^!\(has\(self\.(\w+)\) && has\(self\.(\w+)\)\)$`)
 	onlyWithRE   = regexp.MustCompile(`^!has\(self\.(\w+)\) \|\| !self\.(\w+) \|\| has\(self\.(\w+)\)$`)
 	noInfixRE    = regexp.MustCompile(`^!\('-' \+ self\)\.contains\('-(\w+)-'\)$`)
+	oddRE        = regexp.MustCompile(`^self % 2 == 1$`)
+	distinctRE   = regexp.MustCompile(`^self\.all\((\w+), self\.exists_one\((\w+), \w+ == \w+\)\)$`)
+	notWithRE    = regexp.MustCompile(`^!has\(self\.(\w+)\) \|\| !has\(self\.(\w+)\) \|\| !has\(self\.(\w+)\.(\w+)\)$`)
+	onlyValueRE  = regexp.MustCompile(`^!has\(self\.(\w+)\) \|\| !has\(self\.(\w+)\) \|\| !has\(self\.(\w+)\.(\w+)\) \|\| self\.(\w+)\.(\w+) == '(\w+)'$`)
 )
+
+// formCannotCheck are the rules a form cannot check, since JSON Schema
+// cannot compare two fields; the README says so, and the API server
+// refuses the claim.
+var formCannotCheck = map[string]bool{
+	"!has(self.replication) || self.replication <= self.nodes": true,
+}
 
 // celToJSONSchema translates the forms of CEL rule the XRD uses into JSON
 // Schema a form checks; a rule of another form has no translation.
@@ -461,6 +478,29 @@ func celToJSONSchema(rule string) (map[string]any, bool) {
 	}
 	if m := noInfixRE.FindStringSubmatch(rule); m != nil {
 		return map[string]any{"not": map[string]any{"pattern": "(^|-)" + m[1] + "-"}}, true
+	}
+	// A form only creates claims: rules on updates (oldSelf) have nothing
+	// to check there.
+	if strings.Contains(rule, "oldSelf") || formCannotCheck[rule] {
+		return map[string]any{}, true
+	}
+	if oddRE.MatchString(rule) {
+		return map[string]any{"not": map[string]any{"multipleOf": 2}}, true
+	}
+	if distinctRE.MatchString(rule) {
+		return map[string]any{"uniqueItems": true}, true
+	}
+	if m := onlyValueRE.FindStringSubmatch(rule); m != nil && m[2] == m[3] && m[3] == m[5] && m[4] == m[6] {
+		return map[string]any{
+			"if":   map[string]any{"required": []string{m[1]}},
+			"then": map[string]any{"properties": map[string]any{m[2]: map[string]any{"properties": map[string]any{m[4]: map[string]any{"const": m[7]}}}}},
+		}, true
+	}
+	if m := notWithRE.FindStringSubmatch(rule); m != nil && m[2] == m[3] {
+		return map[string]any{
+			"if":   map[string]any{"required": []string{m[1]}},
+			"then": map[string]any{"not": map[string]any{"required": []string{m[2]}, "properties": map[string]any{m[2]: map[string]any{"required": []string{m[4]}}}}},
+		}, true
 	}
 	return nil, false
 }

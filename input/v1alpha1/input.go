@@ -98,6 +98,12 @@ type StackPolicy struct {
 	// +optional
 	Registration RegistrationPolicy `json:"registration,omitempty"`
 
+	// ClusterStore is the S3 bucket where self-hosted clusters keep their
+	// metadata and snapshots, each under a prefix of its own. Claims may
+	// ask for a cluster only when it is set.
+	// +optional
+	ClusterStore *ClusterStorePolicy `json:"clusterStore,omitempty"`
+
 	// AccountID of the AWS account the stacks live in. With it, policies
 	// name exact ARNs from the first reconcile; without it, the function
 	// waits until the ARNs are observed.
@@ -201,3 +207,23 @@ const (
 	RegistrationJob       RegistrationMode = "Job"
 	RegistrationHostAgent RegistrationMode = "HostAgent"
 )
+
+// ClusterStorePolicy is the S3 bucket of self-hosted clusters. The platform
+// owns it: a bucket with objects in it cannot be deleted by provider-aws, so
+// no stack composes one. Each stack's nodes may reach only its own prefix.
+type ClusterStorePolicy struct {
+	// Bucket name.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`
+	Bucket string `json:"bucket"`
+
+	// Region of the bucket. Defaults to the stack's region; Restate reads
+	// and writes it from every node, so another region costs transfer.
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// Prefix under which each stack gets its own, <prefix>/<stack>/.
+	// Defaults to "restate".
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$`
+	Prefix string `json:"prefix,omitempty"`
+}

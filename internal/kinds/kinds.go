@@ -9,9 +9,12 @@ import (
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
 	ec2v1alpha1 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1alpha1"
 	ec2 "github.com/crossplane-contrib/provider-aws/apis/ec2/v1beta1"
+	elbv2manual "github.com/crossplane-contrib/provider-aws/apis/elbv2/manualv1alpha1"
+	elbv2 "github.com/crossplane-contrib/provider-aws/apis/elbv2/v1alpha1"
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	lambda "github.com/crossplane-contrib/provider-aws/apis/lambda/v1beta1"
+	route53 "github.com/crossplane-contrib/provider-aws/apis/route53/v1alpha1"
 	secretsmanager "github.com/crossplane-contrib/provider-aws/apis/secretsmanager/v1beta1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -57,8 +60,11 @@ type Kind struct {
 	Tags     TagShape
 	Ready    Readiness
 	// AWS: a provider-aws managed resource, which gets the stack's region
-	// (but IAM's), provider config, deletion policy and tags.
+	// (unless Global), provider config, deletion policy and tags.
 	AWS bool
+	// Global: the kind has no region (IAM, Route 53: a record's region
+	// field is latency routing's, not where it lives).
+	Global bool
 	// New returns an empty typed object of the kind.
 	New func() runtime.Object
 	// Repeatable: a second create of the same resource cannot make a
@@ -102,13 +108,24 @@ var All = []Kind{
 	awsKind(ec2manual.SchemeGroupVersion, "SecurityGroupRule", "securitygrouprules", NoTags, func() runtime.Object { return &ec2manual.SecurityGroupRule{} }),
 	repeatable(awsKind(ec2manual.SchemeGroupVersion, "Instance", "instances", TagList, func() runtime.Object { return &ec2manual.Instance{} })),
 	repeatable(awsKind(ec2v1alpha1.GroupVersion, "Volume", "volumes", TagSpecifications, func() runtime.Object { return &ec2v1alpha1.Volume{} })),
-	repeatable(awsKind(iam.SchemeGroupVersion, "Role", "roles", TagList, func() runtime.Object { return &iam.Role{} })),
-	repeatable(awsKind(iam.SchemeGroupVersion, "RolePolicy", "rolepolicies", NoTags, func() runtime.Object { return &iam.RolePolicy{} })),
-	repeatable(awsKind(iam.SchemeGroupVersion, "RolePolicyAttachment", "rolepolicyattachments", NoTags, func() runtime.Object { return &iam.RolePolicyAttachment{} })),
-	repeatable(awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} })),
+	global(repeatable(awsKind(iam.SchemeGroupVersion, "Role", "roles", TagList, func() runtime.Object { return &iam.Role{} }))),
+	global(repeatable(awsKind(iam.SchemeGroupVersion, "RolePolicy", "rolepolicies", NoTags, func() runtime.Object { return &iam.RolePolicy{} }))),
+	global(repeatable(awsKind(iam.SchemeGroupVersion, "RolePolicyAttachment", "rolepolicyattachments", NoTags, func() runtime.Object { return &iam.RolePolicyAttachment{} }))),
+	global(repeatable(awsKind(iamv1alpha1.GroupVersion, "InstanceProfile", "instanceprofiles", TagList, func() runtime.Object { return &iamv1alpha1.InstanceProfile{} }))),
 	namedBy("logGroupName", repeatable(awsKind(logs.GroupVersion, "LogGroup", "loggroups", TagMap, func() runtime.Object { return &logs.LogGroup{} }))),
 	repeatable(awsKind(lambda.GroupVersion, "Function", "functions", TagMap, func() runtime.Object { return &lambda.Function{} })),
 	repeatable(awsKind(secretsmanager.GroupVersion, "Secret", "secrets", TagList, func() runtime.Object { return &secretsmanager.Secret{} })),
+
+	// A cluster's names and load balancer. elbv2 names its resources (a
+	// second create of the same name returns the first, or fails); a
+	// record and a target are named by their external names; a hosted zone
+	// takes a caller reference provider-aws derives from its object.
+	global(repeatable(awsKind(route53.SchemeGroupVersion, "HostedZone", "hostedzones", TagMap, func() runtime.Object { return &route53.HostedZone{} }))),
+	global(repeatable(awsKind(route53.SchemeGroupVersion, "ResourceRecordSet", "resourcerecordsets", NoTags, func() runtime.Object { return &route53.ResourceRecordSet{} }))),
+	repeatable(awsKind(elbv2.GroupVersion, "LoadBalancer", "loadbalancers", TagList, func() runtime.Object { return &elbv2.LoadBalancer{} })),
+	repeatable(awsKind(elbv2.GroupVersion, "TargetGroup", "targetgroups", TagList, func() runtime.Object { return &elbv2.TargetGroup{} })),
+	repeatable(awsKind(elbv2.GroupVersion, "Listener", "listeners", TagList, func() runtime.Object { return &elbv2.Listener{} })),
+	repeatable(awsKind(elbv2manual.SchemeGroupVersion, "Target", "targets", NoTags, func() runtime.Object { return &elbv2manual.Target{} })),
 
 	// Registration, composed directly in the claim's namespace.
 	{GroupVersionKind: batchv1.SchemeGroupVersion.WithKind("Job"), Resource: "jobs", Ready: JobComplete, New: func() runtime.Object { return &batchv1.Job{} }},
@@ -124,6 +141,8 @@ func awsKind(gv schema.GroupVersion, kind, resource string, tags TagShape, newOb
 }
 
 func repeatable(k Kind) Kind { k.Repeatable = true; return k }
+
+func global(k Kind) Kind { k.Global = true; return k }
 
 func namedBy(field string, k Kind) Kind { k.NamedBy = field; return k }
 

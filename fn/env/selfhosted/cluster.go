@@ -4,21 +4,112 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
+	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 )
 
 // FabricPort is the port Restate's nodes talk to each other on; it is never
 // open beyond the cluster's own nodes.
 const FabricPort = 5122
 
-// Metadata stores a cluster can keep its metadata in.
-const (
-	// MetadataObjectStore keeps metadata in S3: no quorum of nodes to lose,
-	// and safe with one node provisioning the cluster on its own.
-	MetadataObjectStore = "ObjectStore"
-	// MetadataReplicated keeps metadata in Raft on every node.
-	MetadataReplicated = "Replicated"
-)
+// defaultStorePrefix is where stacks' cluster data goes in the platform's
+// bucket, unless the platform says.
+const defaultStorePrefix = "restate"
+
+// clusterStore is where a cluster keeps its metadata and snapshots.
+type clusterStore struct {
+	Bucket, Region string
+	// Prefix is the stack's own: <platform prefix>/<stack>, without a
+	// trailing slash.
+	Prefix string
+}
+
+// URL is the store as Restate takes it, s3://bucket/prefix.
+func (c clusterStore) URL() string { return "s3://" + c.Bucket + "/" + c.Prefix + "/" }
+
+// resolveCluster fills in a cluster's defaults and checks what the claim
+// and the platform's policy ask together: the store is the platform's, the
+// zones are the region's, and the network is one the cluster can spread
+// over.
+func resolveCluster(name, region string, sh *Server, p *platform.StackPolicy, fp *field.Path) field.ErrorList {
+	c := sh.Cluster
+	cp := fp.Child("cluster")
+	var errs field.ErrorList
+	if c.Replication == 0 {
+		c.Replication = 2
+	}
+	if c.Metadata == "" {
+		c.Metadata = v1alpha1.MetadataObjectStore
+	}
+	if c.Endpoint == "" {
+		c.Endpoint = v1alpha1.EndpointInternalLoadBalancer
+	}
+	if len(c.Zones) == 0 {
+		c.Zones = []string{region + "a", region + "b", region + "c"}
+	}
+	for i, z := range c.Zones {
+		errs = append(errs, zoneOf(region, z, cp.Child("zones").Index(i))...)
+	}
+	if c.Nodes < 3 || c.Nodes%2 == 0 {
+		errs = append(errs, field.Invalid(cp.Child("nodes"), c.Nodes, "must be odd and at least 3"))
+	}
+	if c.Replication > c.Nodes {
+		errs = append(errs, field.Invalid(cp.Child("replication"), c.Replication, "may not exceed nodes"))
+	}
+	if v := sh.Network.NewVPC; v != nil {
+		np := fp.Child("network", "newVpc")
+		if v.PrivateSubnetCIDR != "" {
+			errs = append(errs, field.Forbidden(np.Child("privateSubnetCidr"), "a cluster has a private subnet per zone: the /24s after the public subnet's"))
+		}
+		if v.AvailabilityZone != "" {
+			errs = append(errs, field.Forbidden(np.Child("availabilityZone"), "a cluster's zones are cluster.zones; the public subnet goes in the first"))
+		}
+	}
+	store := p.ClusterStore
+	if store == nil || store.Bucket == "" {
+		return append(errs, field.Forbidden(cp, "the platform names no bucket for clusters (StackPolicy clusterStore.bucket in the Composition): ask the platform team"))
+	}
+	sh.Store = clusterStore{Bucket: store.Bucket, Region: store.Region, Prefix: store.Prefix}
+	if sh.Store.Region == "" {
+		sh.Store.Region = region
+	}
+	if sh.Store.Prefix == "" {
+		sh.Store.Prefix = defaultStorePrefix
+	}
+	sh.Store.Prefix = strings.Trim(sh.Store.Prefix, "/") + "/" + name
+	sh.DNSZone = dnsLabel(name) + ".restate.internal"
+	return errs
+}
+
+// dnsLabel is a stack's name as one DNS label: itself when it is one (a
+// composite's name usually is), else a hash of it.
+func dnsLabel(name string) string {
+	if len(name) <= 50 && !strings.Contains(name, ".") {
+		return name
+	}
+	return "stack-" + stack.HashOf(name)
+}
+
+// nodeName is node i's permanent node-name.
+func nodeName(i int) string { return fmt.Sprintf("node-%d", i) }
+
+// node is node i of the cluster. Node i lives in zone i modulo the zones,
+// so that adding nodes never moves one.
+func (s *Server) node(region string, i int) *ClusterNode {
+	c := s.Cluster
+	peers := make([]string, c.Nodes)
+	for j := range peers {
+		peers[j] = nodeName(j) + "." + s.DNSZone
+	}
+	return &ClusterNode{
+		Name: nodeName(i), Region: region, Zone: c.Zones[i%len(c.Zones)], Address: peers[i],
+		Provisions: i == 0, Replication: c.Replication, Metadata: c.Metadata, Peers: peers,
+		Store: s.Store.URL(), StoreRegion: s.Store.Region,
+	}
+}
 
 // ClusterNode is one host's place in a Restate cluster. Everything in it is
 // fixed once the node has joined: its name names its data directory, its
@@ -38,8 +129,8 @@ type ClusterNode struct {
 	// Replication is the replicated log's and partitions' replication,
 	// which counts only when the cluster is provisioned.
 	Replication int32
-	// Metadata is MetadataObjectStore or MetadataReplicated.
-	Metadata string
+	// Metadata is where the cluster keeps its metadata.
+	Metadata v1alpha1.ClusterMetadata
 	// Peers are every node's Address, this one's included (the metadata
 	// servers, with Raft).
 	Peers []string
@@ -68,6 +159,14 @@ type snapshotsConfig struct {
 	AWSRegion string `toml:"aws-region,omitempty"`
 }
 
+// fabricPort is the port a node publishes for its peers; 0 on a single node.
+func fabricPort(sh *Server) int {
+	if sh.Node == nil {
+		return 0
+	}
+	return FabricPort
+}
+
 // nodeURL is a node's fabric address as Restate advertises it.
 func nodeURL(address string) string {
 	return fmt.Sprintf("http://%s:%d/", address, FabricPort)
@@ -80,14 +179,14 @@ func (n *ClusterNode) configure(cfg *restateConfig) {
 	cfg.NodeName = n.Name
 	cfg.Roles = []string{"worker", "admin", "log-server", "http-ingress"}
 	cfg.Location = n.Region + "." + n.Zone
-	provision := n.Provisions && n.Metadata == MetadataObjectStore
+	provision := n.Provisions && n.Metadata == v1alpha1.MetadataObjectStore
 	cfg.AutoProvision = &provision
 	cfg.DefaultReplication = n.Replication
 	cfg.BindAddress = fmt.Sprintf("0.0.0.0:%d", FabricPort)
 	cfg.AdvertisedAddress = nodeURL(n.Address)
 	store := strings.TrimSuffix(n.Store, "/")
 	switch n.Metadata {
-	case MetadataReplicated:
+	case v1alpha1.MetadataReplicated:
 		cfg.Roles = append(cfg.Roles, "metadata-server")
 		peers := make([]string, len(n.Peers))
 		for i, p := range n.Peers {

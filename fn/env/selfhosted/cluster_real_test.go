@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
-	platform "github.com/restate-crossplane/function-restate-stack/input/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/loopback"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/testproc"
 )
@@ -39,22 +38,19 @@ func TestRealClusterFromComposedConfigs(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3 for moto")
 	}
-	for _, metadata := range []string{MetadataObjectStore, MetadataReplicated} {
-		t.Run(metadata, func(t *testing.T) { realCluster(t, metadata, server, service, restatectl) })
+	for _, metadata := range []v1alpha1.ClusterMetadata{v1alpha1.MetadataObjectStore, v1alpha1.MetadataReplicated} {
+		t.Run(string(metadata), func(t *testing.T) { realCluster(t, metadata, server, service, restatectl) })
 	}
 }
 
-func realCluster(t *testing.T, metadata, server, service, restatectl string) {
+func realCluster(t *testing.T, metadata v1alpha1.ClusterMetadata, server, service, restatectl string) {
 	s3 := testproc.Moto(t, filepath.Join("..", "..", "..", "test", "e2e", "moto", "server.py"))
 	bucketURL := s3 + "/platform-restate"
 	if _, err := s3Do(http.MethodPut, bucketURL, `<CreateBucketConfiguration><LocationConstraint>eu-central-1</LocationConstraint></CreateBucketConfiguration>`); err != nil {
 		t.Fatal(err)
 	}
 
-	sh, errs := resolveServer("pay-x7k2p", "/restate/pay-x7k2p", "eu-central-1", v1alpha1.SelfHostedSpec{}, &platform.StackPolicy{}, fieldPath)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	sh := testCluster(t, metadata)
 	type node struct {
 		env         []string
 		fabric      string
@@ -73,7 +69,7 @@ func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 	for i := range nodes {
 		n := &node{dir: t.TempDir()}
 		host := *sh
-		host.Node = clusterNode(i, metadata)
+		host.Node = sh.node("eu-central-1", i)
 		config, err := serverConfig(&host)
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +94,7 @@ func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 			"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-central-1",
 			"RESTATE_LOG_FORMAT=compact",
 		}
-		if metadata == MetadataReplicated {
+		if metadata == v1alpha1.MetadataReplicated {
 			n.env = append(n.env, "RESTATE_METADATA_CLIENT__ADDRESSES=["+strings.Join(peers, ",")+"]")
 		}
 		nodes[i] = n
@@ -128,7 +124,7 @@ func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 		return out, err
 	}
 	last := func() string { return "restatectl said:\n" + out + logs() }
-	if metadata == MetadataReplicated {
+	if metadata == v1alpha1.MetadataReplicated {
 		// No node provisions a Raft cluster on its own: once the metadata
 		// servers are up, it is provisioned once, with the configured
 		// replication. restatectl 1.7.12 exits 0 when provisioning failed
@@ -146,7 +142,7 @@ func realCluster(t *testing.T, metadata, server, service, restatectl string) {
 	// Provisioned once: with the object store, by node 0, and the metadata
 	// is in the stack's prefix; with Raft, none is in S3.
 	keys := s3Keys(t, bucketURL, "stacks/pay-x7k2p/metadata/")
-	if has := slices.Contains(keys, "stacks/pay-x7k2p/metadata/nodes_config"); has != (metadata == MetadataObjectStore) {
+	if has := slices.Contains(keys, "stacks/pay-x7k2p/metadata/nodes_config"); has != (metadata == v1alpha1.MetadataObjectStore) {
 		t.Fatalf("%s metadata: the objects under the stack's metadata prefix are %v\n%s", metadata, keys, logs())
 	}
 

@@ -1,7 +1,6 @@
 package selfhosted
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,14 +13,17 @@ import (
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/iampolicy"
 )
 
-// clusterNode is node i of a three-node cluster of the stack "pay-x7k2p".
-func clusterNode(i int, metadata string) *ClusterNode {
-	peers := []string{"node-0.pay-x7k2p.restate.internal", "node-1.pay-x7k2p.restate.internal", "node-2.pay-x7k2p.restate.internal"}
-	return &ClusterNode{
-		Name: fmt.Sprintf("node-%d", i), Region: "eu-central-1", Zone: fmt.Sprintf("eu-central-1%c", 'a'+i),
-		Address: peers[i], Provisions: i == 0, Replication: 2, Metadata: metadata, Peers: peers,
-		Store: "s3://platform-restate/stacks/pay-x7k2p/", StoreRegion: "eu-central-1",
+// testCluster resolves a three-node cluster claim of the stack "pay-x7k2p"
+// under a platform whose cluster store is s3://platform-restate/stacks/.
+func testCluster(t *testing.T, metadata v1alpha1.ClusterMetadata) *Server {
+	t.Helper()
+	policy := &platform.StackPolicy{ClusterStore: &platform.ClusterStorePolicy{Bucket: "platform-restate", Prefix: "stacks"}}
+	sh, errs := resolveServer("pay-x7k2p", "/restate/pay-x7k2p", "eu-central-1",
+		v1alpha1.SelfHostedSpec{Cluster: &v1alpha1.ClusterSpec{Nodes: 3, Metadata: metadata}}, policy, fieldPath)
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
+	return sh
 }
 
 // TestClusterNodeConfigReadByRestate hands each node's rendered config to a
@@ -33,30 +35,26 @@ func TestClusterNodeConfigReadByRestate(t *testing.T) {
 	if server == "" {
 		t.Skip("RESTATE_SERVER is not set; make test sets it")
 	}
-	sh, errs := resolveServer("pay-x7k2p", "/restate/pay-x7k2p", "eu-central-1", v1alpha1.SelfHostedSpec{}, &platform.StackPolicy{}, fieldPath)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	for _, c := range []struct {
-		metadata string
+		metadata v1alpha1.ClusterMetadata
 		node     int
 		want     []string
 		not      []string
 	}{
-		{MetadataObjectStore, 0, []string{
+		{v1alpha1.MetadataObjectStore, 0, []string{
 			`node-name = "node-0"`, `location = "eu-central-1.eu-central-1a"`, `auto-provision = true`, `default-replication = 2`,
 			`bind-address = "0.0.0.0:5122"`, `advertised-address = "http://node-0.pay-x7k2p.restate.internal:5122/"`,
 			`type = "object-store"`, `path = "s3://platform-restate/stacks/pay-x7k2p/metadata"`, `default-provider = "replicated"`,
 			`destination = "s3://platform-restate/stacks/pay-x7k2p/snapshots"`, `snapshot-interval = "1h"`,
 		}, []string{`"metadata-server"`}},
 		// Only one node provisions the cluster.
-		{MetadataObjectStore, 2, []string{`node-name = "node-2"`, `auto-provision = false`, `location = "eu-central-1.eu-central-1c"`}, nil},
+		{v1alpha1.MetadataObjectStore, 2, []string{`node-name = "node-2"`, `auto-provision = false`, `location = "eu-central-1.eu-central-1c"`}, nil},
 		// With Raft no node provisions alone: a majority must be up first.
-		{MetadataReplicated, 0, []string{`auto-provision = false`, `type = "replicated"`, `"metadata-server"`,
+		{v1alpha1.MetadataReplicated, 0, []string{`auto-provision = false`, `type = "replicated"`, `"metadata-server"`,
 			`"http://node-2.pay-x7k2p.restate.internal:5122/"`}, []string{`type = "object-store"`}},
 	} {
-		node := *sh
-		node.Node = clusterNode(c.node, c.metadata)
+		node := *testCluster(t, c.metadata)
+		node.Node = node.node("eu-central-1", c.node)
 		config, err := serverConfig(&node)
 		if err != nil {
 			t.Fatal(err)
@@ -81,6 +79,10 @@ func TestClusterNodeConfigReadByRestate(t *testing.T) {
 		}
 	}
 	// A single node keeps its config: no cluster key appears.
+	sh, errs := resolveServer("pay-x7k2p", "/restate/pay-x7k2p", "eu-central-1", v1alpha1.SelfHostedSpec{}, &platform.StackPolicy{}, fieldPath)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
 	single, err := serverConfig(sh)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,19 @@ type Env struct {
 	userData UserDataFunc
 	// instanceKey is the key of the instance Compose built.
 	instanceKey string
+
+	// A cluster's: what is observed of its nodes, and what Compose chose.
+	obs      stack.Observed
+	observed []observedNode
+	// composedInstances are each node's instance keys composed;
+	// instanceKeys the one its name and status follow.
+	composedInstances [][]string
+	instanceKeys      []string
+	targetGroupKeys   []string
+	// replacing is the node being replaced, or -1.
+	replacing int
+	// kept is the cluster's last status.
+	kept *v1alpha1.ClusterStatus
 }
 
 // fieldPath is where a claim sets a self-hosted environment.
@@ -30,11 +43,14 @@ func (e *Env) Compose(s *stack.Stack) ([]stack.Part, error) {
 	if s.Registration.Agent {
 		sh.Agent = &AgentSettings{Image: s.Registration.Image, OrdersSecret: stack.AgentOrdersName(s)}
 	}
+	if sh.Cluster != nil {
+		return e.composeCluster(s)
+	}
 	netParts, at := buildNetwork(s, sh)
 	parts := append(netParts, buildSecurityGroups(s, sh, at)...)
 	parts = append(parts, buildAdminAccess(s, sh)...)
 	parts = append(parts, buildIdentity(s, sh)...)
-	parts = append(parts, buildLogGroup(s, sh), buildDataVolume(s, sh))
+	parts = append(parts, buildLogGroup(s, sh), buildVolume(s, sh, KeyDataVolume))
 	host, err := buildHost(s, sh, at, fieldPath, e.userData)
 	if err != nil {
 		return nil, err
@@ -50,6 +66,10 @@ func (e *Env) Compose(s *stack.Stack) ([]stack.Part, error) {
 // the live instance and policy would be withdrawn, and Crossplane would
 // delete them.
 func (e *Env) Learn(obs stack.Observed, kept v1alpha1.RestateStackStatus) {
+	if e.Cluster != nil {
+		e.learnCluster(obs, kept)
+		return
+	}
 	// An id that is not a volume's is not used: the user data would name
 	// it, and the host be replaced.
 	for _, id := range []string{obs.Str(KeyDataVolume, "status.atProvider.volumeID"), obs.Annotation(KeyDataVolume, meta.AnnotationKeyExternalName)} {
@@ -68,12 +88,21 @@ func (e *Env) Learn(obs stack.Observed, kept v1alpha1.RestateStackStatus) {
 
 // CheckObserved refuses changes to what the data volume was created with.
 func (e *Env) CheckObserved(obs stack.Observed) field.ErrorList {
-	return volumeUnchanged(e.Server, obs)
+	if e.Cluster != nil {
+		return e.clusterUnchanged(obs)
+	}
+	if nodes := nodesOf(obs, 0); len(nodes) > 0 {
+		return field.ErrorList{field.Forbidden(fieldPath.Child("cluster"), "the stack runs a cluster: a cluster cannot become a single node")}
+	}
+	return volumeUnchanged(e.Server, obs, KeyDataVolume, e.Zone(), zonePath(e.Server))
 }
 
 // URLs are the server's admin and ingress URLs once the instance reports
 // its DNS name (the private one, or the public one in a public subnet).
 func (e *Env) URLs(obs stack.Observed) (admin, ingress string) {
+	if e.Cluster != nil {
+		return e.clusterURLs(obs)
+	}
 	host := obs.Str(e.instanceKey, "status.atProvider.privateDnsName")
 	if e.Public() {
 		host = obs.Str(e.instanceKey, "status.atProvider.publicDnsName")
@@ -105,11 +134,18 @@ func (e *Env) AdminReachable(r stack.RegistrationSettings) bool { return r.Admin
 // HostAgent: the host runs the agent when the stack registers by agent,
 // and reports as tags of the data volume, which outlives every instance.
 func (e *Env) HostAgent() *stack.HostAgent {
+	if e.Cluster != nil {
+		return &stack.HostAgent{ReportKey: nodeVolumeKey(0), LogGroup: e.Logs.GroupName}
+	}
 	return &stack.HostAgent{ReportKey: KeyDataVolume, LogGroup: e.Logs.GroupName}
 }
 
 // Status reports the server.
 func (e *Env) Status(obs stack.Observed, st *v1alpha1.RestateStackStatus) {
+	if e.Cluster != nil {
+		e.clusterStatus(obs, st)
+		return
+	}
 	key := e.instanceKey
 	ingressPort, adminPort := e.Ports()
 	st.SelfHosted = &v1alpha1.SelfHostedStatus{

@@ -29,11 +29,11 @@ func buildLogGroup(s *stack.Stack, sh *Server) stack.Part {
 	return stack.Part{Key: KeyLogGroup, MR: lg}
 }
 
-// buildDataVolume composes the encrypted EBS volume that holds Restate's
-// data, in the host's zone. Its key never changes, so it outlives every
-// instance the stack replaces; removal policy decides its fate only when
-// the stack goes.
-func buildDataVolume(s *stack.Stack, sh *Server) stack.Part {
+// buildVolume composes the encrypted EBS volume that holds Restate's data,
+// in the host's zone. Its key never changes, so it outlives every instance
+// the stack replaces; removal policy decides its fate only when the stack
+// goes.
+func buildVolume(s *stack.Stack, sh *Server, key string) stack.Part {
 	v := sh.DataVolume
 	p := ec2v1alpha1.VolumeParameters{
 		AvailabilityZone: ptr.To(sh.Zone()),
@@ -51,7 +51,7 @@ func buildDataVolume(s *stack.Stack, sh *Server) stack.Part {
 	if sh.Retain() {
 		vol.SetDeletionPolicy(xpv1.DeletionOrphan)
 	}
-	return stack.Part{Key: KeyDataVolume, MR: vol}
+	return stack.Part{Key: key, MR: vol}
 }
 
 // buildHost composes the EC2 instance that runs Restate.
@@ -91,6 +91,11 @@ func buildHost(s *stack.Stack, sh *Server, at placement, fp *field.Path, userDat
 		SubnetIDRef: at.SubnetRef,
 		UserData:    ptr.To(base64.StdEncoding.EncodeToString(ud)),
 	}
+	prefix, volumeKey := KeyInstancePrefix, KeyDataVolume
+	if n := sh.Node; n != nil {
+		prefix, volumeKey = KeyInstancePrefix+n.Name+"-", KeyNodeVolumePrefix+n.Name
+		p.SecurityGroupRefs = append(p.SecurityGroupRefs, xpv1.Reference{Name: stack.ResourceName(s.Name, KeyFabricGroup)})
+	}
 	launch, err := json.Marshal(p)
 	if err != nil {
 		return stack.Part{}, err
@@ -101,18 +106,21 @@ func buildHost(s *stack.Stack, sh *Server, at placement, fp *field.Path, userDat
 	// rule; a public subnet's public addresses are set after the subnet is
 	// created), its identity, its permissions to attach and write logs, and
 	// its data volume exist. The bootstrap retries what may still lag.
-	needs := append(slices.Clone(at.path), KeyEgressRule, KeyInstanceProfile, KeyInstanceRolePolicy, KeyLogGroup, KeyDataVolume)
+	needs := append(slices.Clone(at.path), KeyEgressRule, KeyInstanceProfile, KeyInstanceRolePolicy, KeyLogGroup, volumeKey)
+	if sh.Node != nil {
+		needs = append(needs, KeyFabricRule)
+	}
 	if sh.VolumeID == "" {
 		// No resource has this key: the instance waits until the volume's
 		// id is known, which its user data names.
-		needs = append(needs, KeyDataVolume+" id")
+		needs = append(needs, volumeKey+" id")
 	}
 	// The client token makes launching this instance idempotent in EC2: a
 	// launch provider-aws retries, or makes again after it lost the answer
 	// (killed mid-create, or a response lost), returns the same instance
 	// instead of starting a second one. It is set after the hash, which it
 	// derives from.
-	key := KeyInstancePrefix + stack.HashOf(string(launch))
+	key := prefix + stack.HashOf(string(launch))
 	p.ClientToken = ptr.To(stack.ClientToken(s, key))
 	return stack.Part{Key: key, MR: &ec2manual.Instance{Spec: ec2manual.InstanceSpec{ForProvider: p}}, Needs: needs}, nil
 }

@@ -1,6 +1,8 @@
 package selfhosted
 
 import (
+	"slices"
+
 	iamv1alpha1 "github.com/crossplane-contrib/provider-aws/apis/iam/v1alpha1"
 	iam "github.com/crossplane-contrib/provider-aws/apis/iam/v1beta1"
 	xpv1 "github.com/crossplane/crossplane-runtime/apis/common/v1"
@@ -59,9 +61,9 @@ func buildIdentity(s *stack.Stack, sh *Server) []stack.Part {
 		Description:              ptr.To("Restate invokes Lambda services of stack " + s.Name + " with this role"),
 		AssumeRolePolicyDocument: stack.TrustRole(s.RoleARN(instanceRole)),
 	}}}})
-	if sh.VolumeID == "" {
-		// The host's own policy names its data volume; the instance waits
-		// for both.
+	if sh.VolumeID == "" || slices.Contains(sh.NodeVolumeIDs, "") {
+		// The host's own policy names its data volume (a cluster's, every
+		// node's); the instance waits for both.
 		return parts
 	}
 	return append(parts, stack.Part{Key: KeyInstanceRolePolicy, MR: &iam.RolePolicy{Spec: iam.RolePolicySpec{ForProvider: iam.RolePolicyParameters{
@@ -79,9 +81,12 @@ func hostPolicy(s *stack.Stack, sh *Server, invokerRole string) string {
 	st := []stack.Statement{
 		stack.Allow([]string{"sts:AssumeRole"}, s.RoleARN(invokerRole)),
 		stack.Allow([]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}, s.LogGroupARN(sh.Logs.GroupName)+":*"),
-		stack.Allow([]string{"ec2:AttachVolume"}, s.EC2ARN("volume/"+sh.VolumeID)),
+		stack.Allow([]string{"ec2:AttachVolume"}, volumeARNs(s, sh)...),
 		{Effect: "Allow", Action: []string{"ec2:AttachVolume"}, Resource: []string{s.EC2ARN("instance/*")},
 			Condition: map[string]map[string]string{"StringEquals": {"aws:ResourceTag/" + stack.TagStack: s.Name}}},
+	}
+	if sh.Cluster != nil {
+		st = append(st, clusterStoreStatements(s, sh.Store.Bucket, sh.Store.Prefix)...)
 	}
 	if sh.Agent != nil {
 		st = append(st, agentStatements(s, sh)...)
@@ -94,6 +99,20 @@ func hostPolicy(s *stack.Stack, sh *Server, invokerRole string) string {
 			}})
 	}
 	return stack.Policy(st...)
+}
+
+// volumeARNs are the data volumes the host may attach: its own, or, on a
+// cluster, every node's (the nodes share one role; a node attaches only
+// to instances tagged as the stack's).
+func volumeARNs(s *stack.Stack, sh *Server) []string {
+	if sh.Cluster == nil {
+		return []string{s.EC2ARN("volume/" + sh.VolumeID)}
+	}
+	arns := make([]string, len(sh.NodeVolumeIDs))
+	for i, id := range sh.NodeVolumeIDs {
+		arns[i] = s.EC2ARN("volume/" + id)
+	}
+	return arns
 }
 
 // agentStatements are what the host agent may do, with the host's role:

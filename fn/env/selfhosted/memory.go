@@ -19,6 +19,12 @@ import (
 //
 // The remaining fifth of the server's share is the process itself. The
 // claim's config.rocksdbTotalMemorySize, if set, takes RocksDB's place.
+//
+// A cluster node also keeps the replicated log as a log server, in the same
+// RocksDB, holds a connection to every peer, and uploads partition
+// snapshots to S3; with Raft it is a metadata server too. It needs at least
+// clusterNodeMinMiB (a t4g.small): on 1 GiB the split above leaves the log
+// server and the snapshot uploads under 300 MiB together.
 const (
 	// hostReserveMiB is the OS, the Docker daemon, the SSM agent and
 	// cloud-init.
@@ -27,6 +33,11 @@ const (
 	collectorReserveMiB = 128
 	// proxyReserveMiB is nginx terminating TLS.
 	proxyReserveMiB = 32
+	// clusterNodeMinMiB is the least a cluster node's instance has.
+	clusterNodeMinMiB = 2048
+	// defaultClusterInstanceType is a cluster node's type when neither the
+	// claim nor the platform names one.
+	defaultClusterInstanceType = "t4g.small"
 )
 
 // memoryBudget is the server's memory settings, in MiB.

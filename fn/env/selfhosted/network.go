@@ -100,16 +100,7 @@ func buildNetwork(s *stack.Stack, sh *Server) ([]stack.Part, placement) {
 // the host needs to pull images) to those resources.
 func buildSecurityGroups(s *stack.Stack, sh *Server, at placement) []stack.Part {
 	ingressPort, adminPort := sh.Ports()
-	group := func(key, description string) *ec2.SecurityGroup {
-		return &ec2.SecurityGroup{Spec: ec2.SecurityGroupSpec{ForProvider: ec2.SecurityGroupParameters{
-			GroupName:     securityGroupName(s.Name, key),
-			Description:   description,
-			VPCID:         at.VPCID,
-			VPCIDRef:      at.VPCRef,
-			IgnoreIngress: ptr.To(true),
-			IgnoreEgress:  ptr.To(true),
-		}}}
-	}
+	group := func(key, description string) *ec2.SecurityGroup { return securityGroup(s, key, description, at) }
 	rule := func(group string, port int32, description string) *ec2manual.SecurityGroupRule {
 		return &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: ingressRule(s, group, port, description)}}
 	}
@@ -140,6 +131,19 @@ func buildSecurityGroups(s *stack.Stack, sh *Server, at placement) []stack.Part 
 		{Key: KeyAdminRule, MR: admin},
 		{Key: KeyEgressRule, MR: egress},
 	}
+}
+
+// securityGroup is one of the stack's groups, whose rules are resources of
+// their own (see buildSecurityGroups).
+func securityGroup(s *stack.Stack, key, description string, at placement) *ec2.SecurityGroup {
+	return &ec2.SecurityGroup{Spec: ec2.SecurityGroupSpec{ForProvider: ec2.SecurityGroupParameters{
+		GroupName:     securityGroupName(s.Name, key),
+		Description:   description,
+		VPCID:         at.VPCID,
+		VPCIDRef:      at.VPCRef,
+		IgnoreIngress: ptr.To(true),
+		IgnoreEgress:  ptr.To(true),
+	}}}
 }
 
 // buildAdminAccess opens the admin port to where the platform's

@@ -40,6 +40,13 @@ type Server struct {
 	Agent *AgentSettings
 	// Node is the host's place in a Restate cluster; nil on a single node.
 	Node *ClusterNode
+	// Store is a cluster's S3 store, DNSZone its private hosted zone's
+	// name (both empty on a single node).
+	Store   clusterStore
+	DNSZone string
+	// NodeVolumeIDs are a cluster's nodes' data volumes, in node order
+	// ("" where not known yet); VolumeID is node 0's.
+	NodeVolumeIDs []string
 }
 
 // AgentSettings are what the host needs to run the host agent.
@@ -53,6 +60,9 @@ type AgentSettings struct {
 // Zone is the availability zone of the host's subnet, and so of its data
 // volume.
 func (s *Server) Zone() string {
+	if s.Node != nil {
+		return s.Node.Zone
+	}
 	if s.Network.Existing != nil {
 		return s.Network.Existing.AvailabilityZone
 	}
@@ -113,6 +123,9 @@ func resolveServer(name, logScope, region string, in v1alpha1.SelfHostedSpec, p 
 	if sh.InstanceType == "" {
 		sh.InstanceType = p.DefaultInstanceType
 	}
+	if sh.InstanceType == "" && sh.Cluster != nil {
+		sh.InstanceType = defaultClusterInstanceType
+	}
 	if sh.InstanceType == "" {
 		sh.InstanceType = defaultInstanceType
 	}
@@ -129,7 +142,10 @@ func resolveServer(name, logScope, region string, in v1alpha1.SelfHostedSpec, p 
 		sh.ImageID = amiParameterPrefix + arch
 	}
 
-	errs = append(errs, resolveNetwork(region, &sh.Network, fp.Child("network"))...)
+	if sh.Cluster != nil {
+		errs = append(errs, resolveCluster(name, region, sh, p, fp)...)
+	}
+	errs = append(errs, resolveNetwork(region, &sh.Network, sh.Cluster, fp.Child("network"))...)
 
 	if sh.Logs.GroupName == "" {
 		sh.Logs.GroupName = "/restate/" + name
@@ -226,6 +242,8 @@ func resolveServer(name, logScope, region string, in v1alpha1.SelfHostedSpec, p 
 		b, err := budgetFor(sh.InstanceType, sh.XRay(), sh.TLSEnabled())
 		if err != nil {
 			errs = append(errs, field.Invalid(fp.Child("instanceType"), sh.InstanceType, err.Error()))
+		} else if total, _ := instanceMemoryMiB(sh.InstanceType); sh.Cluster != nil && total < clusterNodeMinMiB {
+			errs = append(errs, field.Invalid(fp.Child("instanceType"), sh.InstanceType, fmt.Sprintf("has %d MiB; a cluster node needs at least %d MiB (t4g.small or larger): it also keeps the replicated log and uploads snapshots", total, clusterNodeMinMiB)))
 		}
 		sh.Memory = b
 		if c.RocksDBTotalMemorySize == "" {
@@ -238,7 +256,7 @@ func resolveServer(name, logScope, region string, in v1alpha1.SelfHostedSpec, p 
 // resolveNetwork fills in the network defaults: a new VPC whose public and
 // private subnets are the first two /24s of its range, in the region's "a"
 // zone.
-func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) field.ErrorList {
+func resolveNetwork(region string, n *v1alpha1.NetworkSpec, cluster *v1alpha1.ClusterSpec, fp *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if n.SubnetType == "" {
 		n.SubnetType = v1alpha1.SubnetPrivate
@@ -258,14 +276,19 @@ func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) fiel
 	if err != nil || !vpc.Addr().Is4() || vpc.Bits() < 16 || vpc.Bits() > 24 || vpc.Masked() != vpc {
 		return append(errs, field.Invalid(fp.Child("newVpc", "cidrBlock"), v.CIDRBlock, "must be an IPv4 network between /16 and /24, such as 10.0.0.0/16"))
 	}
-	first := vpc.Addr().As4()
-	second := first
-	second[2]++ // the next /24
 	if v.PublicSubnetCIDR == "" {
-		v.PublicSubnetCIDR = netip.PrefixFrom(netip.AddrFrom4(first), 24).String()
+		v.PublicSubnetCIDR = nth24(vpc, 0).String()
+	}
+	if cluster != nil {
+		// A private subnet per zone, the /24s after the first; the public
+		// subnet (the NAT gateway's) goes in the first zone.
+		v.AvailabilityZone = cluster.Zones[0]
+		if last := nth24(vpc, len(cluster.Zones)); !vpc.Contains(last.Addr()) {
+			errs = append(errs, field.Invalid(fp.Child("newVpc", "cidrBlock"), v.CIDRBlock, fmt.Sprintf("too small for a public and %d private /24 subnets", len(cluster.Zones))))
+		}
 	}
 	if v.PrivateSubnetCIDR == "" {
-		v.PrivateSubnetCIDR = netip.PrefixFrom(netip.AddrFrom4(second), 24).String()
+		v.PrivateSubnetCIDR = nth24(vpc, 1).String()
 	}
 	subnets := []struct {
 		name, cidr string
@@ -295,6 +318,18 @@ func resolveNetwork(region string, n *v1alpha1.NetworkSpec, fp *field.Path) fiel
 		v.AvailabilityZone = region + "a"
 	}
 	return append(errs, zoneOf(region, v.AvailabilityZone, fp.Child("newVpc", "availabilityZone"))...)
+}
+
+// nth24 is the n-th /24 of a network.
+func nth24(vpc netip.Prefix, n int) netip.Prefix {
+	a := vpc.Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 + uint32(n)<<8
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24)
+}
+
+// privateSubnetCIDR is the private subnet of a cluster's j-th zone.
+func privateSubnetCIDR(v *v1alpha1.NewVPCSpec, j int) string {
+	return nth24(netip.MustParsePrefix(v.CIDRBlock), 1+j).String()
 }
 
 // zoneOf checks that a zone is one of the region's.

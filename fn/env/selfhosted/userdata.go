@@ -16,6 +16,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/restate-crossplane/function-restate-stack/apis/v1alpha1"
 	"github.com/restate-crossplane/function-restate-stack/fn/stack"
 	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 )
@@ -268,6 +269,7 @@ func RenderUserData(region string, sh *Server) ([]byte, error) {
 	if err := templates.ExecuteTemplate(&script, "bootstrap.sh.tmpl", map[string]any{
 		"TLS": sh.TLSEnabled(), "Tracing": sh.XRay(), "ServerBind": bind, "DataDevice": DataDevice, "Agent": sh.Agent != nil,
 		"AgentStream": agentcontract.LogStream, "AgentCommand": agentcontract.Command,
+		"Fabric": fabricPort(sh), "ProvisionRaft": sh.Node != nil && sh.Node.Provisions && sh.Node.Metadata == v1alpha1.MetadataReplicated,
 	}); err != nil {
 		return nil, err
 	}

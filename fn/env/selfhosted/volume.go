@@ -96,15 +96,11 @@ func kmsKeyOf(region, key string, fp *field.Path) *field.Error {
 // was created with. provider-aws never modifies a volume (its controller
 // reports every volume up to date), so such a change would silently not
 // apply; a change of zone would strand the data away from the host.
-func volumeUnchanged(sh *Server, obs stack.Observed) field.ErrorList {
-	if _, ok := obs[KeyDataVolume]; !ok {
+func volumeUnchanged(sh *Server, obs stack.Observed, key, zone string, zonePath *field.Path) field.ErrorList {
+	if _, ok := obs[key]; !ok {
 		return nil
 	}
 	fp := fieldPath
-	zonePath := fp.Child("network", "newVpc", "availabilityZone")
-	if sh.Network.Existing != nil {
-		zonePath = fp.Child("network", "existing", "availabilityZone")
-	}
 	const why = "the data volume was created with %s %s, and provider-aws never changes a volume; keep it, or move the data to a new stack"
 	var errs field.ErrorList
 	for _, c := range []struct {
@@ -113,13 +109,13 @@ func volumeUnchanged(sh *Server, obs stack.Observed) field.ErrorList {
 		want     string
 		optional bool // absent when not set
 	}{
-		{zonePath, "availabilityZone", sh.Zone(), false},
+		{zonePath, "availabilityZone", zone, false},
 		{fp.Child("dataVolume", "sizeGiB"), "size", fmt.Sprint(sh.DataVolume.SizeGiB), false},
 		{fp.Child("dataVolume", "type"), "volumeType", sh.DataVolume.Type, false},
 		{fp.Child("dataVolume", "iops"), "iops", optionalInt(sh.DataVolume.IOPS), true},
 		{fp.Child("dataVolume", "kmsKeyId"), "kmsKeyId", sh.DataVolume.KMSKeyID, true},
 	} {
-		v := obs.Value(KeyDataVolume, "spec.forProvider."+c.field)
+		v := obs.Value(key, "spec.forProvider."+c.field)
 		if v == nil && !c.optional {
 			continue // not observed: nothing to compare with
 		}
@@ -135,6 +131,14 @@ func volumeUnchanged(sh *Server, obs stack.Observed) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// zonePath is the field that sets a single node's zone.
+func zonePath(sh *Server) *field.Path {
+	if sh.Network.Existing != nil {
+		return fieldPath.Child("network", "existing", "availabilityZone")
+	}
+	return fieldPath.Child("network", "newVpc", "availabilityZone")
 }
 
 // optionalInt is a number as observed state holds it, or "" for zero.

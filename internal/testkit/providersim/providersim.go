@@ -124,6 +124,27 @@ func Observe(u *unstructured.Unstructured) error {
 			at["publicIpAddress"] = pub
 			at["publicDnsName"] = "ec2-" + strings.ReplaceAll(pub, ".", "-") + "." + region + ".compute.amazonaws.com"
 		}
+	case "HostedZone":
+		external = "Z" + strings.ToUpper(hexOf(name, 20))
+		at["hostedZone"] = map[string]any{"id": "/hostedzone/" + external, "resourceRecordSetCount": int64(2)}
+	case "ResourceRecordSet", "Target":
+		// Named by the external name the stack sets.
+		external = u.GetAnnotations()["crossplane.io/external-name"]
+		if u.GetKind() == "Target" {
+			at["targetHealth"] = map[string]any{"state": "healthy"}
+		}
+	case "LoadBalancer":
+		lb, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "name")
+		external = lb
+		at["loadBalancerARN"] = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/net/%s/%s", region, Account, lb, hexOf(name, 16))
+		at["dnsName"] = fmt.Sprintf("internal-%s-%s.elb.%s.amazonaws.com", lb, hexOf(name, 10), region)
+		at["loadBalancerName"] = lb
+	case "TargetGroup":
+		external = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", region, Account, name, hexOf(name, 16))
+		at["targetGroups"] = []any{map[string]any{"targetGroupARN": external}}
+	case "Listener":
+		external = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:listener/net/%s/%s", region, Account, name, hexOf(name, 16))
+		at["listenerARN"] = external
 	}
 
 	ann := u.GetAnnotations()
