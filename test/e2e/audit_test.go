@@ -31,7 +31,9 @@ func auditAccount(t *testing.T, b *box, endpoint string, claims [][2]string) {
 	account(t, endpoint, &acct, "describe", "eu-central-1", "eu-west-1", "us-east-1")
 	var stacks []accountaudit.Stack
 	for _, c := range claims {
-		stacks = append(stacks, stackOf(t, b, c[0], c[1]))
+		if s, ok := stackOf(t, b, c[0], c[1]); ok {
+			stacks = append(stacks, s)
+		}
 	}
 	seen := map[string]bool{}
 	for _, f := range accountaudit.Audit(acct, stacks) {
@@ -56,8 +58,12 @@ func auditAccount(t *testing.T, b *box, endpoint string, claims [][2]string) {
 }
 
 // stackOf describes a claim's stack by the AWS identifiers of what it
-// composed (their external names) and what its composite reports.
-func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
+// composed (their external names) and what its composite reports. A
+// cluster is not described (ok false): the audit's model has one host per
+// stack, and a cluster's flows (the fabric port, the store's prefix, the
+// load balancer's paths) are not in it yet; it is left out rather than
+// audited wrongly.
+func stackOf(t *testing.T, b *box, namespace, claim string) (_ accountaudit.Stack, ok bool) {
 	t.Helper()
 	var c struct {
 		Spec struct {
@@ -65,7 +71,8 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 			CompositionRef *struct{ Name string } `json:"compositionRef"`
 			Environment    struct {
 				SelfHosted *struct {
-					PublicIngress bool `json:"publicIngress"`
+					PublicIngress bool      `json:"publicIngress"`
+					Cluster       *struct{} `json:"cluster"`
 				} `json:"selfHosted"`
 				Cloud *struct {
 					EnvironmentID string `json:"environmentId"`
@@ -85,6 +92,10 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 	}
 	if err := json.Unmarshal([]byte(b.must("-n", namespace, "get", "restatestack", claim, "-o", "json")), &c); err != nil {
 		t.Fatal(err)
+	}
+	if sh := c.Spec.Environment.SelfHosted; sh != nil && sh.Cluster != nil {
+		t.Logf("%s: a cluster, not audited yet", claim)
+		return accountaudit.Stack{}, false
 	}
 	var list struct {
 		Items []struct {
@@ -123,7 +134,7 @@ func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 	if cl := c.Spec.Environment.Cloud; cl != nil && s.InvokerRole != "" {
 		s.Cloud = &accountaudit.Cloud{Role: s.InvokerRole, EnvironmentID: cl.EnvironmentID}
 	}
-	return s
+	return s, true
 }
 
 // declaredAdminAccess is what the Composition in the cluster opens the

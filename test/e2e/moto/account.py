@@ -70,8 +70,9 @@ def network(endpoint, region):
 
 def inventory(endpoint, regions):
     """What a stack can leave in the account, by kind: EC2 resources that
-    are not a region's defaults, IAM roles, instance profiles and role
-    policies, log groups, Secrets Manager secrets and Lambda functions."""
+    are not a region's defaults, load balancers and target groups, hosted
+    zones, IAM roles, instance profiles and role policies, log groups,
+    Secrets Manager secrets and Lambda functions."""
     out = {}
 
     def add(kind, ident):
@@ -105,6 +106,11 @@ def inventory(endpoint, regions):
             for i in r["Instances"]:
                 if i["State"]["Name"] not in ("terminated", "shutting-down"):
                     add("instance", i["InstanceId"])
+        elb = client(endpoint, "elbv2", region)
+        for lb in elb.describe_load_balancers()["LoadBalancers"]:
+            add("load-balancer", lb["LoadBalancerArn"])
+        for tg in elb.describe_target_groups()["TargetGroups"]:
+            add("target-group", tg["TargetGroupArn"])
         # An instance's root volume goes with it (DeleteOnTermination, which
         # moto leaves out of DescribeVolumes): it is the volume attached at
         # the instance's root device.
@@ -120,6 +126,8 @@ def inventory(endpoint, regions):
             add("log-group", region + ":" + g["logGroupName"])
         for f in client(endpoint, "lambda", region).list_functions()["Functions"]:
             add("function", region + ":" + f["FunctionName"])
+    for z in client(endpoint, "route53").list_hosted_zones()["HostedZones"]:
+        add("hosted-zone", z["Id"] + " " + z["Name"])
     iam = client(endpoint, "iam")
     for r in iam.list_roles()["Roles"]:
         if not r["Path"].startswith("/aws-service-role/"):
