@@ -213,7 +213,7 @@ func TestClusterRefusals(t *testing.T) {
 		}(), "selfHosted.instanceType", "a cluster node needs at least 2048 MiB"},
 		{"one node", clusterXR(1), "cluster.nodes", "should be greater than or equal to 3"},
 		{"replication over nodes", clusterXR(3, func(c *v1alpha1.ClusterSpec) { c.Replication = 5 }), "cluster", "replication may not exceed nodes"},
-		{"same zone twice", clusterXR(3, func(c *v1alpha1.ClusterSpec) { c.Zones = []string{"eu-central-1a", "eu-central-1a"} }), "cluster.zones", "zones must be distinct"},
+		{"same zone twice", clusterXR(3, func(c *v1alpha1.ClusterSpec) { c.Zones = []string{"eu-central-1a", "eu-central-1a"} }), "cluster.zones[1]", "Duplicate value"},
 		{"another region's zone", clusterXR(3, func(c *v1alpha1.ClusterSpec) { c.Zones = []string{"us-east-1a"} }), "cluster.zones[0]", "must be a zone of region eu-central-1"},
 		{"existing network", func() *v1alpha1.XRestateStack {
 			xr := clusterXR(3)

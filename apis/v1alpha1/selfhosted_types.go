@@ -172,9 +172,8 @@ type ClusterSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=9
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="fixed: a node's location cannot change once it has joined"
-	// +kubebuilder:validation:XValidation:rule="self.all(z, self.exists_one(y, y == z))",message="zones must be distinct"
 	// +kubebuilder:validation:items:Pattern=`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]$`
-	// +listType=atomic
+	// +listType=set
 	Zones []string `json:"zones,omitempty"`
 
 	// Metadata store: ObjectStore (in S3, the default) or Replicated

@@ -52,7 +52,10 @@ func TestControlPlaneInABox(t *testing.T) {
 	eventually(t, 2*time.Minute, "the XRD to offer its claim", func() string {
 		out, _ := b.kubectl("get", "xrd", "xrestatestacks.stack.restate-crossplane.io", "-o", `jsonpath={.status.conditions[?(@.type=="Offered")].status}`)
 		if out != "True" {
-			return "Offered=" + out
+			// What stands in the way: the XRD's conditions, and the
+			// package revision's (a package the manager refused).
+			why, _ := b.kubectl("get", "xrd,configurationrevisions", "-o", `jsonpath={range .items[*]}{.metadata.name}: {range .status.conditions[*]}{.type}={.status} {.message}; {end}{"\n"}{end}`)
+			return "Offered=" + out + "\n" + why
 		}
 		return ""
 	})
