@@ -244,3 +244,35 @@ func wantIn(t *testing.T, text, line string) {
 		t.Errorf("%q is not in:\n%s", line, text)
 	}
 }
+
+// TestClusterRetiresTargets: the targets of current instances are orphaned
+// on deletion (provider-aws cannot delete a target once its group is gone,
+// which a stack's deletion does beside it); a replaced instance's targets
+// are composed once with Delete, then withdrawn, so that provider-aws
+// deregisters them while their group exists.
+func TestClusterRetiresTargets(t *testing.T) {
+	p := clusterPolicy()
+	d, obs := settle(t, clusterXR(3), p, nil)
+	old := keysWithPrefix(d, selfhosted.KeyTargetPrefix+"ingress-node-0-")
+	if len(old) != 1 || str(d[old[0]], "spec", "deletionPolicy") != "Orphan" {
+		t.Fatalf("node 0's ingress targets %v, want one, orphaned on deletion", old)
+	}
+	bigger := clusterXR(3)
+	bigger.Spec.Environment.SelfHosted.InstanceType = "t4g.medium"
+	steps := []string{}
+	for range 4 {
+		d = compose(t, bigger, p, obs...)
+		switch {
+		case d[old[0]] == nil:
+			steps = append(steps, "withdrawn")
+		default:
+			steps = append(steps, str(d[old[0]], "spec", "deletionPolicy"))
+		}
+		obs = observe(t, d, nil)
+	}
+	// Replaced in the first round (the new instance's targets once it is
+	// observed), the old target retired in the next, withdrawn after.
+	if i := slices.Index(steps, "Delete"); i < 0 || len(steps) <= i+1 || steps[i+1] != "withdrawn" {
+		t.Errorf("node 0's old ingress target went %v, want Orphan, then Delete once, then withdrawn", steps)
+	}
+}

@@ -414,8 +414,11 @@ func convert(in map[string]any, path string) (map[string]any, error) {
 			}
 		case k == "x-ui-advanced":
 			// Forms list advanced fields last (ui:order) and say so.
+		case k == "x-kubernetes-list-type" && v == "set":
+			// A set's items are distinct, which a form checks too.
+			out["uniqueItems"] = true
 		case strings.HasPrefix(k, "x-"):
-			// x-kubernetes-list-type and the like: the API server's, not a form's.
+			// Other list types and the like: the API server's, not a form's.
 		default:
 			out[k] = v
 		}
@@ -492,14 +495,16 @@ func celToJSONSchema(rule string) (map[string]any, bool) {
 	}
 	if m := onlyValueRE.FindStringSubmatch(rule); m != nil && m[2] == m[3] && m[3] == m[5] && m[4] == m[6] {
 		return map[string]any{
-			"if":   map[string]any{"required": []string{m[1]}},
-			"then": map[string]any{"properties": map[string]any{m[2]: map[string]any{"properties": map[string]any{m[4]: map[string]any{"const": m[7]}}}}},
+			"if": map[string]any{"type": "object", "required": []string{m[1]}},
+			"then": map[string]any{"type": "object", "properties": map[string]any{
+				m[2]: map[string]any{"type": "object", "properties": map[string]any{m[4]: map[string]any{"const": m[7]}}}}},
 		}, true
 	}
 	if m := notWithRE.FindStringSubmatch(rule); m != nil && m[2] == m[3] {
 		return map[string]any{
-			"if":   map[string]any{"required": []string{m[1]}},
-			"then": map[string]any{"not": map[string]any{"required": []string{m[2]}, "properties": map[string]any{m[2]: map[string]any{"required": []string{m[4]}}}}},
+			"if": map[string]any{"type": "object", "required": []string{m[1]}},
+			"then": map[string]any{"not": map[string]any{"type": "object", "required": []string{m[2]},
+				"properties": map[string]any{m[2]: map[string]any{"type": "object", "required": []string{m[4]}}}}},
 		}, true
 	}
 	return nil, false

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,9 +32,7 @@ func auditAccount(t *testing.T, b *box, endpoint string, claims [][2]string) {
 	account(t, endpoint, &acct, "describe", "eu-central-1", "eu-west-1", "us-east-1")
 	var stacks []accountaudit.Stack
 	for _, c := range claims {
-		if s, ok := stackOf(t, b, c[0], c[1]); ok {
-			stacks = append(stacks, s)
-		}
+		stacks = append(stacks, stackOf(t, b, c[0], c[1]))
 	}
 	seen := map[string]bool{}
 	for _, f := range accountaudit.Audit(acct, stacks) {
@@ -58,12 +57,8 @@ func auditAccount(t *testing.T, b *box, endpoint string, claims [][2]string) {
 }
 
 // stackOf describes a claim's stack by the AWS identifiers of what it
-// composed (their external names) and what its composite reports. A
-// cluster is not described (ok false): the audit's model has one host per
-// stack, and a cluster's flows (the fabric port, the store's prefix, the
-// load balancer's paths) are not in it yet; it is left out rather than
-// audited wrongly.
-func stackOf(t *testing.T, b *box, namespace, claim string) (_ accountaudit.Stack, ok bool) {
+// composed (their external names) and what its composite reports.
+func stackOf(t *testing.T, b *box, namespace, claim string) accountaudit.Stack {
 	t.Helper()
 	var c struct {
 		Spec struct {
@@ -87,15 +82,18 @@ func stackOf(t *testing.T, b *box, namespace, claim string) (_ accountaudit.Stac
 				IngressSecurityGroupID string `json:"ingressSecurityGroupId"`
 				AdminSecurityGroupID   string `json:"adminSecurityGroupId"`
 				DataVolumeID           string `json:"dataVolumeId"`
+				Cluster                *struct {
+					Store string `json:"store"`
+					Nodes []struct {
+						InstanceID   string `json:"instanceId"`
+						DataVolumeID string `json:"dataVolumeId"`
+					} `json:"nodes"`
+				} `json:"cluster"`
 			} `json:"selfHosted"`
 		} `json:"status"`
 	}
 	if err := json.Unmarshal([]byte(b.must("-n", namespace, "get", "restatestack", claim, "-o", "json")), &c); err != nil {
 		t.Fatal(err)
-	}
-	if sh := c.Spec.Environment.SelfHosted; sh != nil && sh.Cluster != nil {
-		t.Logf("%s: a cluster, not audited yet", claim)
-		return accountaudit.Stack{}, false
 	}
 	var list struct {
 		Items []struct {
@@ -125,6 +123,27 @@ func stackOf(t *testing.T, b *box, namespace, claim string) (_ accountaudit.Stac
 			IngressSources: ingress, AdminSources: admin,
 			InstanceRole: external["instance-role"], LogGroup: external["log-group"], DataVolumeID: sh.DataVolumeID,
 			OrdersSecret: external["agent-orders"]}
+		if cl := sh.Cluster; cl != nil {
+			// The nodes are open to the load balancer's group besides the
+			// declared sources, which its listeners are open to.
+			lbGroup := external["security-group-lb"]
+			bucket, prefix, _ := strings.Cut(strings.TrimPrefix(cl.Store, "s3://"), "/")
+			s.Cluster = &accountaudit.Cluster{FabricGroup: external["security-group-fabric"],
+				LoadBalancer: external["load-balancer"], LBGroup: lbGroup, LBIngressSources: ingress, LBAdminSources: admin,
+				StoreBucket: bucket, StorePrefix: strings.TrimSuffix(prefix, "/")}
+			for i, n := range cl.Nodes {
+				h := *s.Host
+				h.InstanceID, h.DataVolumeID = n.InstanceID, n.DataVolumeID
+				if lbGroup != "" {
+					h.IngressSources, h.AdminSources = append(slices.Clone(ingress), lbGroup), append(slices.Clone(admin), lbGroup)
+				}
+				if i != 0 {
+					h.OrdersSecret = "" // the agent runs on node 0 alone
+				}
+				s.Cluster.Nodes = append(s.Cluster.Nodes, h)
+			}
+			s.Host = &s.Cluster.Nodes[0]
+		}
 	}
 	for key, name := range external {
 		if strings.HasPrefix(key, "fn-") && !strings.Contains(key, ".") {
@@ -134,7 +153,7 @@ func stackOf(t *testing.T, b *box, namespace, claim string) (_ accountaudit.Stac
 	if cl := c.Spec.Environment.Cloud; cl != nil && s.InvokerRole != "" {
 		s.Cloud = &accountaudit.Cloud{Role: s.InvokerRole, EnvironmentID: cl.EnvironmentID}
 	}
-	return s, true
+	return s
 }
 
 // declaredAdminAccess is what the Composition in the cluster opens the

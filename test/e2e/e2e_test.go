@@ -485,6 +485,98 @@ func TestControlPlaneInABox(t *testing.T) {
 		}
 	})
 
+	t.Run("a cluster's fixed fields are refused by the API server, and an instance change is applied one node at a time", func(t *testing.T) {
+		claim := prepared["selfhosted-cluster"]
+		f := filepath.Join(b.dir, "cluster.yaml")
+		for _, c := range []struct{ change, want string }{
+			{"        nodes: 3\n        replication: 3\n", "fixed once the cluster is provisioned"},
+			{"        nodes: 3\n        zones: [eu-central-1a, eu-central-1b]\n", "fixed: a node's location cannot change"},
+			{"", "a single node cannot become a cluster in place, nor a cluster a single node"},
+		} {
+			changed := strings.Replace(claim, "      cluster:\n        nodes: 3\n", "      cluster:\n"+c.change, 1)
+			if c.change == "" {
+				changed = strings.Replace(claim, "      cluster:\n        nodes: 3\n", "", 1)
+			}
+			write(t, f, changed)
+			if out, err := b.kubectl("apply", "--dry-run=server", "-f", f); err == nil || !strings.Contains(out, c.want) {
+				t.Errorf("want the API server to refuse %q with %q, got %v: %s", c.change, c.want, err, out)
+			}
+		}
+
+		// The rollout, as the API server sees it: every node's instances,
+		// each poll. A node is in flux while it has more than one instance,
+		// or its one instance is new and not ready yet.
+		type node struct{ keys, ready []string }
+		nodes := func() map[string]*node {
+			var list struct {
+				Items []struct {
+					Metadata struct{ Annotations map[string]string }
+					Status   struct {
+						Conditions []struct{ Type, Status string }
+					}
+				}
+			}
+			out := b.must("get", "instances.ec2.aws.crossplane.io", "-l", "crossplane.io/claim-name=payments-ha", "-o", "json")
+			if err := json.Unmarshal([]byte(out), &list); err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]*node{}
+			for _, it := range list.Items {
+				key := it.Metadata.Annotations["crossplane.io/composition-resource-name"]
+				name := strings.Join(strings.SplitN(strings.TrimPrefix(key, "server-"), "-", 3)[:2], "-")
+				if m[name] == nil {
+					m[name] = &node{}
+				}
+				m[name].keys = append(m[name].keys, key)
+				if slices.ContainsFunc(it.Status.Conditions, func(c struct{ Type, Status string }) bool { return c.Type == "Ready" && c.Status == "True" }) {
+					m[name].ready = append(m[name].ready, key)
+				}
+			}
+			return m
+		}
+		before := map[string]bool{}
+		for _, n := range nodes() {
+			for _, k := range n.keys {
+				before[k] = true
+			}
+		}
+		if len(before) != 3 {
+			t.Fatalf("the cluster runs instances %v, want three", before)
+		}
+		write(t, f, strings.Replace(claim, "instanceType: m7g.large", "instanceType: m7g.xlarge", 1))
+		b.must("apply", "-f", f)
+		most := 0
+		eventually(t, 8*time.Minute, "every node to run a new instance, one node at a time", func() string {
+			m := nodes()
+			flux, done := 0, 0
+			for _, n := range m {
+				fresh := len(n.keys) == 1 && !before[n.keys[0]]
+				switch {
+				case fresh && len(n.ready) == 1:
+					done++
+				case len(n.keys) > 1 || fresh:
+					flux++
+				}
+			}
+			most = max(most, flux)
+			if flux > 1 {
+				t.Fatalf("%d nodes are being replaced at once: %v", flux, m)
+			}
+			if done != 3 {
+				return fmt.Sprintf("%d of 3 nodes replaced", done)
+			}
+			return ""
+		})
+		t.Logf("the rollout replaced every node, at most %d at a time", most)
+		eventually(t, 3*time.Minute, "the cluster to be Ready again", func() string {
+			out, _ := b.kubectl("-n", "team-a", "get", "restatestack", "payments-ha", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+			if out != "True" {
+				return "Ready=" + out + ": " + notReady(b, "payments-ha")
+			}
+			return ""
+		})
+	})
+
 	t.Run("kubectl delete removes the composite and composed resources", func(t *testing.T) {
 		xr := strings.TrimSpace(b.must("-n", "team-a", "get", "restatestack", "minimal", "-o", "jsonpath={.spec.resourceRef.name}"))
 		b.must("-n", "team-a", "delete", "restatestack", "minimal", "--wait=false")

@@ -2,6 +2,7 @@ package selfhosted
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
@@ -185,6 +186,21 @@ func (e *Env) buildLoadBalancer(s *stack.Stack, sh *Server, at map[string]placem
 			stack.Part{Key: listenerKey, MR: listener},
 		)
 	}
+	// Registration Jobs reach the admin API through the load balancer, the
+	// URL the stack reports: the platform's declared sources may reach its
+	// admin listener, as they reach each node's admin port.
+	_, adminPort := sh.Ports()
+	access := s.Registration.AdminAccess
+	for _, src := range append(slices.Clone(access.SourceSecurityGroupIDs), access.CIDRBlocks...) {
+		p := ingressRule(s, KeyLBGroup, adminPort, "Restate admin API through the load balancer, from registration Jobs at "+src)
+		if strings.HasPrefix(src, "sg-") {
+			p.SourceSecurityGroupID = ptr.To(src)
+		} else {
+			p.CidrBlock = ptr.To(src)
+		}
+		parts = append(parts, stack.Part{Key: KeyLBRulePrefix + "admin-from-" + stack.HashOf(src), MR: &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: p}}})
+	}
+	current := map[string]bool{}
 	for i := range e.instanceKeys {
 		for _, key := range e.composedInstances[i] {
 			id := e.obs.Str(key, "status.atProvider.instanceId")
@@ -197,9 +213,43 @@ func (e *Env) buildLoadBalancer(s *stack.Stack, sh *Server, at map[string]placem
 				}}}
 				// provider-aws registers the target its external name names.
 				meta.SetExternalName(t, id)
+				// provider-aws's Target can never be deleted once its group
+				// is gone (it describes the target's health first, which
+				// then fails forever), and a stack's deletion deletes the
+				// group beside it: a target is orphaned, its registration
+				// going with its group. One whose instance is replaced is
+				// deregistered first (retiredTargets).
+				t.SetDeletionPolicy(xpv1.DeletionOrphan)
 				parts = append(parts, stack.Part{Key: tk, MR: t})
+				current[tk] = true
 			}
 		}
+	}
+	return append(parts, e.retiredTargets(current)...)
+}
+
+// retiredTargets deregisters the targets of replaced instances in two
+// steps: a target still orphaned on deletion is composed once more with
+// deletion policy Delete, and withdrawn once observed so, while its group
+// is there to deregister it from.
+func (e *Env) retiredTargets(current map[string]bool) []stack.Part {
+	var parts []stack.Part
+	for _, key := range stack.SortedKeys(e.obs) {
+		if !strings.HasPrefix(key, KeyTargetPrefix) || strings.HasPrefix(key, KeyTargetGroupPrefix) || current[key] {
+			continue
+		}
+		if e.obs.Str(key, "spec.deletionPolicy") == string(xpv1.DeletionDelete) {
+			continue // withdrawn: Crossplane deletes it, and provider-aws deregisters it
+		}
+		t := &elbv2manual.Target{Spec: elbv2manual.TargetSpec{ForProvider: elbv2manual.TargetParameters{
+			TargetGroupARN: ptr.To(e.obs.Str(key, "spec.forProvider.targetGroupArn")),
+		}}}
+		if ref := e.obs.Str(key, "spec.forProvider.targetGroupArnRef.name"); ref != "" {
+			t.Spec.ForProvider.TargetGroupARNRef = &xpv1.Reference{Name: ref}
+		}
+		meta.SetExternalName(t, e.obs.Annotation(key, meta.AnnotationKeyExternalName))
+		t.SetDeletionPolicy(xpv1.DeletionDelete)
+		parts = append(parts, stack.Part{Key: key, MR: t})
 	}
 	return parts
 }

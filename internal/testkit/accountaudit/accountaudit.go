@@ -39,6 +39,30 @@ type Account struct {
 	LogGroups        []LogGroup        `json:"logGroups"`
 	Volumes          []Volume          `json:"volumes"`
 	Secrets          []Secret          `json:"secrets"`
+	LoadBalancers    []LoadBalancer    `json:"loadBalancers"`
+	TargetGroups     []TargetGroup     `json:"targetGroups"`
+}
+
+// LoadBalancer is an elbv2 load balancer with its groups and listeners.
+type LoadBalancer struct {
+	Name      string     `json:"name"`
+	ARN       string     `json:"arn"`
+	Scheme    string     `json:"scheme"`
+	Groups    []string   `json:"groups"`
+	Listeners []Listener `json:"listeners"`
+}
+
+// Listener is a load balancer's listener: its port and where it forwards.
+type Listener struct {
+	Port         int      `json:"port"`
+	TargetGroups []string `json:"targetGroups"`
+}
+
+// TargetGroup is a target group and the ids of its targets.
+type TargetGroup struct {
+	ARN     string   `json:"arn"`
+	Port    int      `json:"port"`
+	Targets []string `json:"targets"`
 }
 
 // Secret is a Secrets Manager secret.
@@ -141,6 +165,25 @@ type Stack struct {
 	// Cloud is the Restate Cloud environment, if the stack composes its
 	// invoker role.
 	Cloud *Cloud
+	// Cluster is a self-hosted cluster: Host is then its node 0 (where
+	// the host agent runs), and Cluster.Nodes every node.
+	Cluster *Cluster
+}
+
+// Cluster is a self-hosted cluster's nodes and what they share.
+type Cluster struct {
+	Nodes []Host
+	// FabricGroup is the cluster's own group, the only source of the
+	// fabric port.
+	FabricGroup string
+	// LoadBalancer is its load balancer's name and LBGroup its group
+	// ("" with endpoint None); LBIngressSources and LBAdminSources are
+	// what the load balancer's listeners are declared open to.
+	LoadBalancer, LBGroup            string
+	LBIngressSources, LBAdminSources []string
+	// StoreBucket and StorePrefix are the platform's bucket and the
+	// stack's prefix in it (no trailing slash).
+	StoreBucket, StorePrefix string
 }
 
 // Host is a self-hosted server.
@@ -191,6 +234,10 @@ const (
 	FlowLambdaLogs      = "Lambda -> its log group"
 	FlowCloudInvoker    = "Restate Cloud -> invoker role"
 	FlowManagedPolicies = "managed policies"
+	FlowFabric          = "nodes -> fabric"
+	FlowStore           = "nodes -> the store's prefix"
+	FlowLoadBalancer    = "load balancer -> nodes"
+	fabricPort          = 5122
 	restateCloudRoleARN = "arn:aws:iam::654654156625:role/RestateCloud"
 	restateCloudSession = "arn:aws:sts::654654156625:assumed-role/RestateCloud/restate"
 	anywhere            = "0.0.0.0/0"
@@ -209,8 +256,15 @@ func Audit(a Account, stacks []Stack) []Finding {
 	au := &auditor{a: a}
 	for i, s := range stacks {
 		others := append(slices.Clone(stacks[:i]), stacks[i+1:]...)
-		if s.Host != nil {
-			au.host(s, others)
+		if s.Cluster != nil {
+			for i, n := range s.Cluster.Nodes {
+				node := s
+				node.Host = &n
+				au.host(node, others, i == 0)
+			}
+			au.cluster(s, others)
+		} else if s.Host != nil {
+			au.host(s, others, true)
 		}
 		for _, f := range s.Functions {
 			au.function(s, f, others)
@@ -255,7 +309,9 @@ func (au *auditor) fail(s Stack, flow, identity, resource, format string, args .
 	au.findings = append(au.findings, Finding{Stack: s.Name, Flow: flow, Identity: identity, Resource: resource, Problem: fmt.Sprintf(format, args...)})
 }
 
-func (au *auditor) host(s Stack, others []Stack) {
+// host checks a host's flows; registrar says whether it is where the host
+// agent runs (a cluster's node 0; a single host always).
+func (au *auditor) host(s Stack, others []Stack, registrar bool) {
 	h := s.Host
 	inst, ok := find(au.a.Instances, func(i Instance) bool { return i.ID == h.InstanceID })
 	if !ok {
@@ -290,6 +346,9 @@ func (au *auditor) host(s Stack, others []Stack) {
 				if r.covers(port) {
 					open[port] = append(open[port], append(slices.Clone(r.CIDRs), r.Groups...)...)
 				}
+			}
+			if s.Cluster != nil && g.ID == s.Cluster.FabricGroup && r.covers(fabricPort) {
+				continue // the fabric flow's (see cluster)
 			}
 			if !r.covers(h.IngressPort) && !r.covers(h.AdminPort) {
 				au.fail(s, FlowClientsIngress, identity, fmt.Sprintf("%s %d-%d", r.Protocol, r.FromPort, r.ToPort), "open beyond the ingress and admin ports, from %v", append(r.CIDRs, r.Groups...))
@@ -341,7 +400,9 @@ func (au *auditor) host(s Stack, others []Stack) {
 		au.fail(s, FlowRestateInvoker, hostIdentity, "role "+s.InvokerRole, "no such role")
 	}
 	au.volume(s, inst, role, others)
-	au.agent(s, role, others)
+	if registrar {
+		au.agent(s, role, others)
+	}
 	logs, ok := au.logGroup(h.LogGroup)
 	if !ok {
 		au.fail(s, FlowHostLogs, hostIdentity, "log group "+h.LogGroup, "no such log group")

@@ -141,7 +141,6 @@ func Observe(u *unstructured.Unstructured) error {
 		at["loadBalancerName"] = lb
 	case "TargetGroup":
 		external = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", region, Account, name, hexOf(name, 16))
-		at["targetGroups"] = []any{map[string]any{"targetGroupARN": external}}
 	case "Listener":
 		external = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:listener/net/%s/%s", region, Account, name, hexOf(name, 16))
 		at["listenerARN"] = external

@@ -17,7 +17,18 @@ import (
 // stack composes, the status fields the provider would, so that a new kind
 // cannot be observed as an empty status by mistake.
 func TestObservesEveryComposedKind(t *testing.T) {
+	// A kind the real provider was seen to report nothing for (a target
+	// group: provider-aws leaves its observation empty) is exempt.
+	var real Shapes
+	if raw, err := os.ReadFile(filepath.Join("testdata", "provider-shapes.json")); err == nil {
+		if err := json.Unmarshal(raw, &real); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, k := range kinds.All {
+		if shape, seen := real[k.Kind]; seen && len(shape) == 0 {
+			continue
+		}
 		u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"forProvider": map[string]any{"region": "eu-central-1"}}}}
 		u.SetGroupVersionKind(k.GroupVersionKind)
 		u.SetName("demo-x7k2p-thing")

@@ -143,9 +143,10 @@ def describe(endpoint, regions):
     """What the account audit reads: each instance's groups, subnet routes,
     addresses, zone and tags; each group's rules; each role's trust, inline
     and attached policies; instance profiles; functions, log groups and
-    volumes; Secrets Manager secrets."""
+    volumes; Secrets Manager secrets; load balancers with their groups and
+    listeners, and target groups with their targets."""
     out = {"instances": [], "securityGroups": [], "subnets": [], "roles": [], "instanceProfiles": [], "functions": [], "logGroups": [], "volumes": [],
-           "secrets": []}
+           "secrets": [], "loadBalancers": [], "targetGroups": []}
     for region in regions:
         ec2 = client(endpoint, "ec2", region)
         tables = ec2.describe_route_tables()["RouteTables"]
@@ -189,6 +190,15 @@ def describe(endpoint, regions):
             out["secrets"].append({"name": s["Name"], "arn": s["ARN"], "region": region})
         for g in client(endpoint, "logs", region).describe_log_groups()["logGroups"]:
             out["logGroups"].append({"name": g["logGroupName"], "arn": g["arn"], "region": region})
+        elb = client(endpoint, "elbv2", region)
+        for lb in elb.describe_load_balancers()["LoadBalancers"]:
+            listeners = [{"port": l.get("Port", 0), "targetGroups": [a.get("TargetGroupArn", "") for a in l.get("DefaultActions", [])]}
+                         for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]]
+            out["loadBalancers"].append({"name": lb["LoadBalancerName"], "arn": lb["LoadBalancerArn"], "region": region,
+                                         "scheme": lb.get("Scheme", ""), "groups": lb.get("SecurityGroups", []), "listeners": listeners})
+        for tg in elb.describe_target_groups()["TargetGroups"]:
+            health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+            out["targetGroups"].append({"arn": tg["TargetGroupArn"], "port": tg.get("Port", 0), "targets": [d["Target"]["Id"] for d in health]})
     iam = client(endpoint, "iam")
     for r in iam.list_roles()["Roles"]:
         name = r["RoleName"]
