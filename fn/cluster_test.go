@@ -197,6 +197,9 @@ func TestClusterRefusals(t *testing.T) {
 	kept.Status.SelfHosted = &v1alpha1.SelfHostedStatus{Cluster: &v1alpha1.ClusterStatus{Replication: 2, Metadata: v1alpha1.MetadataObjectStore}}
 	wantFatal(t, run(t, newRequest(t, kept, p, three...)), "spec.environment.selfHosted.cluster.replication", "provisioned with replication 2")
 
+	twoZones := clusterXR(3, func(c *v1alpha1.ClusterSpec) { c.Zones = []string{"eu-central-1a", "eu-central-1b"} })
+	wantFatal(t, run(t, newRequest(t, twoZones, p, three...)), "spec.environment.selfHosted.cluster.zones", "created with availabilityZone eu-central-1c")
+
 	noStore := newPolicy()
 	wantFatal(t, run(t, newRequest(t, clusterXR(3), noStore)), "spec.environment.selfHosted.cluster", "clusterStore.bucket")
 
@@ -229,7 +232,7 @@ func TestClusterRefusals(t *testing.T) {
 			xr := clusterXR(3)
 			xr.Spec.Environment.SelfHosted.Network.NewVPC = &v1alpha1.NewVPCSpec{CIDRBlock: "10.0.0.0/23"}
 			return xr
-		}(), "newVpc.cidrBlock", "too small for a public and 3 private /24 subnets"},
+		}(), "newVpc.cidrBlock", "too small for 6 /24 subnets: a public and a private one per zone"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			wantFatal(t, run(t, newRequest(t, c.xr, p)), c.field, c.text)
@@ -274,5 +277,101 @@ func TestClusterRetiresTargets(t *testing.T) {
 	// observed), the old target retired in the next, withdrawn after.
 	if i := slices.Index(steps, "Delete"); i < 0 || len(steps) <= i+1 || steps[i+1] != "withdrawn" {
 		t.Errorf("node 0's old ingress target went %v, want Orphan, then Delete once, then withdrawn", steps)
+	}
+}
+
+// TestClusterJobsThroughTheLoadBalancer: where the platform declares a path,
+// registration Jobs reach the admin API at the load balancer's name, and
+// the declared source may reach its admin listener (and nothing else of it).
+func TestClusterJobsThroughTheLoadBalancer(t *testing.T) {
+	p := clusterPolicy()
+	p.Registration.Mode = platform.RegistrationAuto
+	p.Registration.AdminAccess = platform.AdminAccess{SourceSecurityGroupIDs: []string{"sg-0c1a5e2b3d4f56789"}}
+	xr := clusterXR(3)
+	inNamespace("team-a")(xr)
+	xr.Spec.Services = []v1alpha1.ServiceSpec{{Name: "orders", HTTP: &v1alpha1.HTTPServiceSpec{URI: "http://orders.example.com:9080"}}}
+	d, _ := settle(t, xr, p, nil)
+	var rules []string
+	for _, k := range keysWithPrefix(d, selfhosted.KeyLBRulePrefix+"admin-from-") {
+		rules = append(rules, str(d[k], "spec", "forProvider", "sourceSecurityGroupId"))
+	}
+	if !slices.Equal(rules, []string{"sg-0c1a5e2b3d4f56789"}) {
+		t.Errorf("the load balancer's admin listener is open to %v, want the declared group alone", rules)
+	}
+	var args, jobs []string
+	for k, o := range d {
+		if o.GetKind() == "Job" {
+			jobs = append(jobs, k)
+			args = append(args, argsOf(t, o)...)
+		}
+	}
+	if !slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--admin-url=http://internal-rs-") && strings.HasSuffix(a, ".elb.eu-central-1.amazonaws.com:9070")
+	}) {
+		t.Errorf("no registration Job reaches the admin API at the load balancer: %v (jobs %v)", args, jobs)
+	}
+	if d[selfhosted.KeyNodeVolumePrefix+"node-0"] == nil || len(keysWithPrefix(d, "agent-orders")) != 0 {
+		t.Errorf("with a declared path, Jobs register and no host agent runs: %v", keysWithPrefix(d, "agent-"))
+	}
+}
+
+// TestClusterRaftProvisioning: with Raft metadata no node provisions alone;
+// node 0's bootstrap runs restatectl provision (reading its answer, since
+// restatectl exits 0 on failure) and reports it beside the agent's tags,
+// which the status then shows.
+func TestClusterRaftProvisioning(t *testing.T) {
+	p := clusterPolicy()
+	xr := clusterXR(3, func(c *v1alpha1.ClusterSpec) { c.Metadata = v1alpha1.MetadataReplicated })
+	d, obs := settle(t, xr, p, nil)
+	for i, keys := range nodeInstances(d, 3) {
+		v, err := userdataview.Decode(str(d[keys[0]], "spec", "forProvider", "userData"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		provisions := strings.Contains(v.Script, `provision --yes`) && strings.Contains(v.Script, "restate-agent/cluster-provisioned")
+		if provisions != (i == 0) {
+			t.Errorf("node %d provisions the cluster: %v, want %v", i, provisions, i == 0)
+		}
+		wantIn(t, fileOnHost(t, v, "restate.toml"), "auto-provision = false")
+	}
+	obs = withObserved(obs, selfhosted.KeyNodeVolumePrefix+"node-0", func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"key": "restate-agent/cluster-provisioned", "value": "2026-12-04T10:00:00Z"}}, "status", "atProvider", "tags")
+	})
+	st := statusOf(run(t, newRequest(t, xr, p, obs...)))
+	if got := str(st, "status", "selfHosted", "cluster", "provisioned"); got != "2026-12-04T10:00:00Z" {
+		t.Errorf("status.selfHosted.cluster.provisioned = %q, want node 0's report", got)
+	}
+}
+
+// TestClusterNATPerZone: with the platform's NAT gateway per zone, each
+// zone's nodes leave through their own zone's gateway.
+func TestClusterNATPerZone(t *testing.T) {
+	p := clusterPolicy()
+	p.ClusterNATGateways = platform.NATGatewaysPerZone
+	d, _ := settle(t, clusterXR(3), p, nil)
+	if got := len(keysWithPrefix(d, "nat-gateway")); got != 3 {
+		t.Fatalf("%d NAT gateways, want one per zone", got)
+	}
+	for i, zone := range []string{"eu-central-1a", "eu-central-1b", "eu-central-1c"} {
+		routes := "route-table-private"
+		nat := "nat-gateway"
+		if i > 0 {
+			routes, nat = routes+"-"+zone, nat+"-"+zone
+			if az := str(d[nat], "spec", "forProvider", "subnetIdRef", "name"); !strings.HasSuffix(az, "subnet-public-"+zone) {
+				t.Errorf("zone %s's NAT gateway is in %s", zone, az)
+			}
+		}
+		assoc, _, _ := unstructured.NestedSlice(d[routes].Object, "spec", "forProvider", "associations")
+		if len(assoc) != 1 || !strings.HasSuffix(assoc[0].(map[string]any)["subnetIdRef"].(map[string]any)["name"].(string), "subnet-private-"+zone) {
+			t.Errorf("zone %s: route table %s associates %v", zone, routes, assoc)
+		}
+		r, _, _ := unstructured.NestedSlice(d[routes].Object, "spec", "forProvider", "routes")
+		if !strings.HasSuffix(r[0].(map[string]any)["natGatewayIdRef"].(map[string]any)["name"].(string), nat) {
+			t.Errorf("zone %s leaves through %v, want %s", zone, r, nat)
+		}
+	}
+	public, _, _ := unstructured.NestedSlice(d["route-table-public"].Object, "spec", "forProvider", "associations")
+	if len(public) != 3 {
+		t.Errorf("the public route table associates %d subnets, want the three public ones", len(public))
 	}
 }

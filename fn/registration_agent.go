@@ -79,7 +79,7 @@ func buildAgentOrders(s *stack.Stack, env Environment, v stackView, desired map[
 
 	// Services that left: deregister those whose last order says how,
 	// until the agent reports them gone.
-	report := agentReport(obs, plan.agent.host.ReportKey)
+	report := obs.AgentReport(plan.agent.host.ReportKey)
 	prev := previousOrders(obs)
 	// Services registered by Jobs before the stack moved to the agent are
 	// deregistered by the agent as well.
@@ -176,27 +176,13 @@ func previousOrders(obs stack.Observed) agentcontract.Orders {
 	return o
 }
 
-// agentReport reads the agent's report from the tags provider-aws observes
-// on the resource it names.
-func agentReport(obs stack.Observed, key string) agentcontract.Report {
-	tags := map[string]string{}
-	for _, t := range obs.Value(key, "status.atProvider.tags").GetListValue().GetValues() {
-		f := t.GetStructValue().GetFields()
-		if k := f["key"].GetStringValue(); agentcontract.IsReportTag(k) {
-			tags[k] = f["value"].GetStringValue()
-		}
-	}
-	r, _ := agentcontract.ParseReport(tags) // a malformed tag reports nothing
-	return r
-}
-
 // agentStatus fills in each service's registration from the agent's
 // report, and says what the services still wait for: an order not yet
 // applied, a registration Restate refused (with its class), or an agent
 // that has gone silent.
 func agentStatus(s *stack.Stack, plan registrationPlan, st *v1alpha1.RestateStackStatus, obs stack.Observed, now time.Time) (waiting []string, silent bool) {
 	a := plan.agent
-	report := agentReport(obs, a.host.ReportKey)
+	report := obs.AgentReport(a.host.ReportKey)
 	logs := fmt.Sprintf("the log stream %s of the log group %s", agentcontract.LogStream, a.host.LogGroup)
 	// What an agent that cannot reach AWS lacks, most often.
 	const endpoints = "; a host in a private subnet without NAT needs VPC endpoints for secretsmanager, ec2, lambda, sts and logs"

@@ -180,6 +180,11 @@ type ClusterStatus struct {
 	// Store is the S3 location of its metadata and snapshots.
 	// +optional
 	Store string `json:"store,omitempty"`
+	// Provisioned is when node 0 provisioned the cluster's Raft metadata,
+	// as its host reports it (Replicated metadata with the host agent;
+	// with the object store, node 0 provisions it alone at first start).
+	// +optional
+	Provisioned string `json:"provisioned,omitempty"`
 	// Replacing is the node whose instance is being replaced, if any: one
 	// node at a time.
 	// +optional

@@ -146,6 +146,7 @@ const (
 // separate stateless nodes would add hosts without taking load off the
 // stateful ones.
 // +kubebuilder:validation:XValidation:rule="!has(self.replication) || self.replication <= self.nodes",message="replication may not exceed nodes"
+// +kubebuilder:validation:XValidation:rule="has(self.zones) == has(oldSelf.zones)",message="zones are fixed once the cluster exists: set them when creating it, or leave them to the region's a, b and c zones"
 type ClusterSpec struct {
 	// Nodes in the cluster: odd, so that a majority survives the loss of
 	// one node in three (two in five). Nodes may be added, never removed:

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/agentcontract"
 	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 )
 
@@ -87,4 +88,18 @@ func ConditionOfType(conditions *structpb.Value, typ string) *structpb.Struct {
 		}
 	}
 	return nil
+}
+
+// AgentReport reads the host agent's report from the tags provider-aws
+// observes on the resource key names.
+func (o Observed) AgentReport(key string) agentcontract.Report {
+	tags := map[string]string{}
+	for _, t := range o.Value(key, "status.atProvider.tags").GetListValue().GetValues() {
+		f := t.GetStructValue().GetFields()
+		if k := f["key"].GetStringValue(); agentcontract.IsReportTag(k) {
+			tags[k] = f["value"].GetStringValue()
+		}
+	}
+	r, _ := agentcontract.ParseReport(tags) // a malformed tag reports nothing
+	return r
 }

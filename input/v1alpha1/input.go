@@ -104,6 +104,15 @@ type StackPolicy struct {
 	// +optional
 	ClusterStore *ClusterStorePolicy `json:"clusterStore,omitempty"`
 
+	// ClusterNATGateways of a self-hosted cluster's VPC: One (the default),
+	// in the first zone, which every zone's private subnet leaves through;
+	// or PerZone, a public subnet and NAT gateway in every zone, so that a
+	// zone's loss takes no other zone's way out with it (at a NAT gateway's
+	// price per zone).
+	// +optional
+	// +kubebuilder:validation:Enum=One;PerZone
+	ClusterNATGateways NATGateways `json:"clusterNatGateways,omitempty"`
+
 	// AccountID of the AWS account the stacks live in. With it, policies
 	// name exact ARNs from the first reconcile; without it, the function
 	// waits until the ARNs are observed.
@@ -206,6 +215,15 @@ const (
 	RegistrationAuto      RegistrationMode = "Auto"
 	RegistrationJob       RegistrationMode = "Job"
 	RegistrationHostAgent RegistrationMode = "HostAgent"
+)
+
+// NATGateways says how many NAT gateways a cluster's VPC has.
+type NATGateways string
+
+// NAT gateway layouts.
+const (
+	NATGatewaysOne     NATGateways = "One"
+	NATGatewaysPerZone NATGateways = "PerZone"
 )
 
 // ClusterStorePolicy is the S3 bucket of self-hosted clusters. The platform

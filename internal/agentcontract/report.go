@@ -17,6 +17,9 @@ const (
 	TagPrefix = "restate-agent/"
 	// TagHeartbeat holds the time of the agent's last pass (RFC 3339).
 	TagHeartbeat = TagPrefix + "heartbeat"
+	// TagClusterProvisioned holds when a cluster's node 0 provisioned its
+	// Raft metadata (RFC 3339); its bootstrap writes it, once.
+	TagClusterProvisioned = TagPrefix + "cluster-provisioned"
 	// tagService and tagGone start the tags of registered and
 	// deregistered services.
 	tagService = TagPrefix + "svc/"
@@ -38,6 +41,8 @@ type ServiceReport struct {
 // Report is the agent's report, as tags.
 type Report struct {
 	Heartbeat time.Time
+	// ClusterProvisioned is when node 0 provisioned the cluster, if it did.
+	ClusterProvisioned time.Time
 	// Services are the registered services' reports; Gone the revisions
 	// at which services were deregistered.
 	Services map[string]ServiceReport
@@ -90,12 +95,16 @@ func ParseReport(tags map[string]string) (Report, error) {
 	var bad []string
 	for k, v := range tags {
 		switch {
-		case k == TagHeartbeat:
+		case k == TagHeartbeat, k == TagClusterProvisioned:
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
 				bad = append(bad, k)
 			}
-			r.Heartbeat = t
+			if k == TagHeartbeat {
+				r.Heartbeat = t
+			} else {
+				r.ClusterProvisioned = t
+			}
 		case strings.HasPrefix(k, tagService):
 			sr, err := ParseServiceValue(v)
 			if err != nil {

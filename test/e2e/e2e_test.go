@@ -490,7 +490,7 @@ func TestControlPlaneInABox(t *testing.T) {
 		f := filepath.Join(b.dir, "cluster.yaml")
 		for _, c := range []struct{ change, want string }{
 			{"        nodes: 3\n        replication: 3\n", "fixed once the cluster is provisioned"},
-			{"        nodes: 3\n        zones: [eu-central-1a, eu-central-1b]\n", "fixed: a node's location cannot change"},
+			{"        nodes: 3\n        zones: [eu-central-1a, eu-central-1b]\n", "zones are fixed once the cluster exists"},
 			{"", "a single node cannot become a cluster in place, nor a cluster a single node"},
 		} {
 			changed := strings.Replace(claim, "      cluster:\n        nodes: 3\n", "      cluster:\n"+c.change, 1)

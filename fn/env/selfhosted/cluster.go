@@ -81,6 +81,7 @@ func resolveCluster(name, region string, sh *Server, p *platform.StackPolicy, fp
 	}
 	sh.Store.Prefix = strings.Trim(sh.Store.Prefix, "/") + "/" + name
 	sh.DNSZone = dnsLabel(name) + ".restate.internal"
+	sh.NATPerZone = p.ClusterNATGateways == platform.NATGatewaysPerZone
 	return errs
 }
 

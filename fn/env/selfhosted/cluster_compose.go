@@ -199,12 +199,14 @@ func (e *Env) heldInstance(key string) (stack.Part, error) {
 
 // buildClusterNetwork composes the cluster's VPC: the public subnet (the NAT
 // gateway's) in the first zone, and a private subnet in every zone, all
-// leaving through the one NAT gateway. It returns where each zone's nodes go.
+// leaving through the one NAT gateway; or, with a NAT gateway per zone (the
+// platform's choice), a public subnet, NAT gateway and private route table
+// in every zone. It returns where each zone's nodes go.
 func buildClusterNetwork(s *stack.Stack, sh *Server) ([]stack.Part, map[string]placement) {
 	parts, single := buildNetwork(s, sh)
 	ref := func(key string) *xpv1.Reference { return &xpv1.Reference{Name: stack.ResourceName(s.Name, key)} }
 	v := sh.Network.NewVPC
-	var routes *ec2.RouteTable
+	var routes, publicRoutes *ec2.RouteTable
 	at := map[string]placement{}
 	for i, p := range parts {
 		switch p.Key {
@@ -212,11 +214,14 @@ func buildClusterNetwork(s *stack.Stack, sh *Server) ([]stack.Part, map[string]p
 			parts[i].Key = zoneSubnetKey(sh.Cluster.Zones[0])
 		case KeyPrivateRouteTable:
 			routes = p.MR.(*ec2.RouteTable)
+		case KeyPublicRouteTable:
+			publicRoutes = p.MR.(*ec2.RouteTable)
 		}
 	}
 	routes.Spec.ForProvider.Associations = nil
 	for j, zone := range sh.Cluster.Zones {
 		key := zoneSubnetKey(zone)
+		routesKey, natKey := KeyPrivateRouteTable, KeyNATGateway
 		if j > 0 {
 			parts = append(parts, stack.Part{Key: key, MR: &ec2.Subnet{Spec: ec2.SubnetSpec{ForProvider: ec2.SubnetParameters{
 				CIDRBlock:           privateSubnetCIDR(v, j),
@@ -225,8 +230,32 @@ func buildClusterNetwork(s *stack.Stack, sh *Server) ([]stack.Part, map[string]p
 				VPCIDRef:            single.VPCRef,
 			}}}})
 		}
-		routes.Spec.ForProvider.Associations = append(routes.Spec.ForProvider.Associations, ec2.Association{SubnetIDRef: ref(key)})
-		at[zone] = placement{SubnetRef: ref(key), VPCRef: single.VPCRef, path: []string{key, KeyPrivateRouteTable, KeyNATGateway}}
+		zoneRoutes := routes
+		if j > 0 && sh.NATPerZone {
+			public, address := KeyPublicSubnet+"-"+zone, KeyNATAddress+"-"+zone
+			routesKey, natKey = KeyPrivateRouteTable+"-"+zone, KeyNATGateway+"-"+zone
+			zoneRoutes = &ec2.RouteTable{Spec: ec2.RouteTableSpec{ForProvider: ec2.RouteTableParameters{
+				VPCIDRef: single.VPCRef,
+				Routes:   []ec2.RouteBeta{{DestinationCIDRBlock: ptr.To(anywhere), NatGatewayIDRef: ref(natKey)}},
+			}}}
+			parts = append(parts,
+				stack.Part{Key: public, MR: &ec2.Subnet{Spec: ec2.SubnetSpec{ForProvider: ec2.SubnetParameters{
+					CIDRBlock:           publicSubnetCIDR(v, len(sh.Cluster.Zones), j),
+					AvailabilityZone:    ptr.To(zone),
+					MapPublicIPOnLaunch: ptr.To(false),
+					VPCIDRef:            single.VPCRef,
+				}}}},
+				stack.Part{Key: address, MR: &ec2.Address{Spec: ec2.AddressSpec{ForProvider: ec2.AddressParameters{Domain: ptr.To("vpc")}}}},
+				stack.Part{Key: natKey, MR: &ec2.NATGateway{Spec: ec2.NATGatewaySpec{ForProvider: ec2.NATGatewayParameters{
+					AllocationIDRef: ref(address),
+					SubnetIDRef:     ref(public),
+				}}}},
+				stack.Part{Key: routesKey, MR: zoneRoutes},
+			)
+			publicRoutes.Spec.ForProvider.Associations = append(publicRoutes.Spec.ForProvider.Associations, ec2.Association{SubnetIDRef: ref(public)})
+		}
+		zoneRoutes.Spec.ForProvider.Associations = append(zoneRoutes.Spec.ForProvider.Associations, ec2.Association{SubnetIDRef: ref(key)})
+		at[zone] = placement{SubnetRef: ref(key), VPCRef: single.VPCRef, path: []string{key, routesKey, natKey}}
 	}
 	return parts, at
 }

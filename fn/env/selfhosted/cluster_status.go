@@ -2,6 +2,7 @@ package selfhosted
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -82,6 +83,9 @@ func (e *Env) clusterStatus(obs stack.Observed, st *v1alpha1.RestateStackStatus)
 	cs := &v1alpha1.ClusterStatus{Replication: e.Cluster.Replication, Metadata: e.Cluster.Metadata, Store: e.Store.URL()}
 	if e.replacing >= 0 {
 		cs.Replacing = nodeName(e.replacing)
+	}
+	if at := obs.AgentReport(nodeVolumeKey(0)).ClusterProvisioned; !at.IsZero() {
+		cs.Provisioned = at.UTC().Format(time.RFC3339)
 	}
 	for i := range e.Cluster.Nodes {
 		node := e.Server.node("", int(i))

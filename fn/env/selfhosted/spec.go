@@ -44,6 +44,8 @@ type Server struct {
 	// name (both empty on a single node).
 	Store   clusterStore
 	DNSZone string
+	// NATPerZone gives a cluster's every zone its own NAT gateway.
+	NATPerZone bool
 	// NodeVolumeIDs are a cluster's nodes' data volumes, in node order
 	// ("" where not known yet); VolumeID is node 0's.
 	NodeVolumeIDs []string
@@ -281,10 +283,12 @@ func resolveNetwork(region string, n *v1alpha1.NetworkSpec, cluster *v1alpha1.Cl
 	}
 	if cluster != nil {
 		// A private subnet per zone, the /24s after the first; the public
-		// subnet (the NAT gateway's) goes in the first zone.
+		// subnet (the NAT gateway's) goes in the first zone, and with a NAT
+		// gateway per zone the other zones' public subnets follow the
+		// private ones.
 		v.AvailabilityZone = cluster.Zones[0]
-		if last := nth24(vpc, len(cluster.Zones)); !vpc.Contains(last.Addr()) {
-			errs = append(errs, field.Invalid(fp.Child("newVpc", "cidrBlock"), v.CIDRBlock, fmt.Sprintf("too small for a public and %d private /24 subnets", len(cluster.Zones))))
+		if last := nth24(vpc, 2*len(cluster.Zones)-1); !vpc.Contains(last.Addr()) {
+			errs = append(errs, field.Invalid(fp.Child("newVpc", "cidrBlock"), v.CIDRBlock, fmt.Sprintf("too small for %d /24 subnets: a public and a private one per zone", 2*len(cluster.Zones))))
 		}
 	}
 	if v.PrivateSubnetCIDR == "" {
@@ -330,6 +334,12 @@ func nth24(vpc netip.Prefix, n int) netip.Prefix {
 // privateSubnetCIDR is the private subnet of a cluster's j-th zone.
 func privateSubnetCIDR(v *v1alpha1.NewVPCSpec, j int) string {
 	return nth24(netip.MustParsePrefix(v.CIDRBlock), 1+j).String()
+}
+
+// publicSubnetCIDR is the public subnet of a cluster's j-th zone (j > 0;
+// the first zone's is the VPC's first /24), after the private ones.
+func publicSubnetCIDR(v *v1alpha1.NewVPCSpec, zones, j int) string {
+	return nth24(netip.MustParsePrefix(v.CIDRBlock), zones+j).String()
 }
 
 // zoneOf checks that a zone is one of the region's.

@@ -268,7 +268,7 @@ func RenderUserData(region string, sh *Server) ([]byte, error) {
 	var script bytes.Buffer
 	if err := templates.ExecuteTemplate(&script, "bootstrap.sh.tmpl", map[string]any{
 		"TLS": sh.TLSEnabled(), "Tracing": sh.XRay(), "ServerBind": bind, "DataDevice": DataDevice, "Agent": sh.Agent != nil,
-		"AgentStream": agentcontract.LogStream, "AgentCommand": agentcontract.Command,
+		"AgentStream": agentcontract.LogStream, "AgentCommand": agentcontract.Command, "ProvisionedTag": agentcontract.TagClusterProvisioned,
 		"Fabric": fabricPort(sh), "ProvisionRaft": sh.Node != nil && sh.Node.Provisions && sh.Node.Metadata == v1alpha1.MetadataReplicated,
 	}); err != nil {
 		return nil, err
