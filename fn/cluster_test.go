@@ -2,6 +2,7 @@ package fn
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -86,7 +87,17 @@ func TestClusterComposesEveryNode(t *testing.T) {
 	if got := len(keysWithPrefix(d, selfhosted.KeyTargetPrefix+"ingress-")) + len(keysWithPrefix(d, selfhosted.KeyTargetPrefix+"admin-")); got != 6 {
 		t.Errorf("%d targets, want one per node and endpoint", got)
 	}
-	fabric := d[selfhosted.KeyFabricRule]
+	// Listeners name their load balancer and target group by ARN, never by
+	// a reference inside defaultActions (see buildLoadBalancer).
+	for _, k := range keysWithPrefix(d, selfhosted.KeyListenerPrefix) {
+		fp := d[k].Object["spec"].(map[string]any)["forProvider"].(map[string]any)
+		actions := fp["defaultActions"].([]any)
+		if !strings.HasPrefix(fmt.Sprint(fp["loadBalancerArn"]), "arn:aws:elasticloadbalancing:") || fp["loadBalancerArnRef"] != nil ||
+			len(actions) != 1 || !strings.HasPrefix(fmt.Sprint(actions[0].(map[string]any)["targetGroupArn"]), "arn:aws:elasticloadbalancing:") {
+			t.Errorf("listener %s: %v", k, fp)
+		}
+	}
+		fabric := d[selfhosted.KeyFabricRule]
 	if str(fabric, "spec", "forProvider", "cidrBlock") != "" || !strings.HasSuffix(str(fabric, "spec", "forProvider", "sourceSecurityGroupIdRef", "name"), selfhosted.KeyFabricGroup) {
 		t.Errorf("the fabric port is open beyond the cluster's own group: %v", fabric.Object["spec"])
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/restate-crossplane/function-restate-stack/internal/kinds"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/accountaudit"
 	"github.com/restate-crossplane/function-restate-stack/internal/testkit/faultproxy"
 )
@@ -154,11 +155,19 @@ func runbook(t *testing.T, b *box, moto string, platform, before []string, claim
 		t.Fatal(err)
 	}
 	for _, u := range list.Items {
-		if !meta.ExternalCreateIncomplete(&u) {
+		// Only a create the provider itself reports stuck: one still in
+		// flight also shows the annotation, and removing it then races the
+		// provider's own record of the result.
+		if !meta.ExternalCreateIncomplete(&u) || !strings.Contains(syncedMessage(&u), "cannot determine creation result") {
 			continue
 		}
 		kind, listed := runbookKinds[u.GetKind()]
-		switch {
+		switch k, _ := kinds.Of(u.GroupVersionKind()); {
+		case k.Repeatable:
+			// A second create cannot duplicate it: what the function does
+			// itself while it composes, and what is left to do while the
+			// stack is deleted (the function is not called then).
+			kind = "repeatable"
 		case u.GetKind() == "SecurityGroupRule":
 			// A rule is found in its group: the same type, port and source.
 			kind = "rule"
@@ -172,8 +181,24 @@ func runbook(t *testing.T, b *box, moto string, platform, before []string, claim
 		}
 		gvk := u.GroupVersionKind()
 		b.must("annotate", strings.ToLower(gvk.Kind)+"."+gvk.Group+"/"+u.GetName(), meta.AnnotationKeyExternalCreatePending+"-")
-		t.Logf("runbook: %s %s's create was never recorded and the account holds no unnamed %s: its annotation removed", u.GetKind(), u.GetName(), kind)
+		why := "the account holds no unnamed " + kind
+		if kind == "repeatable" {
+			why = "a second create cannot duplicate it"
+		}
+		t.Logf("runbook: %s %s's create was never recorded and %s: its annotation removed", u.GetKind(), u.GetName(), why)
 	}
+}
+
+// syncedMessage is a managed resource's Synced condition's message.
+func syncedMessage(u *unstructured.Unstructured) string {
+	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conditions {
+		if m, _ := c.(map[string]any); m["type"] == "Synced" {
+			msg, _ := m["message"].(string)
+			return msg
+		}
+	}
+	return ""
 }
 
 // ruleExists says whether a security group rule's group in the account
@@ -262,7 +287,17 @@ func faultRound(t *testing.T, b *box, moto string, proxy *faultproxy.Proxy, rate
 	eventually(t, 6*time.Minute, "every composite and composed resource to go", func() string {
 		composites, _ := b.kubectl("get", "xrestatestacks", "-o", "name")
 		composed, _ := b.kubectl("get", composedResources(false), "-A", "-l", "crossplane.io/claim-name", "-o", "name")
-		return strings.TrimSpace(composites + composed)
+		if left := strings.TrimSpace(composites + composed); left != "" {
+			for _, name := range names {
+				claim, _ := claimNameOf(t, claims[name])
+				runbook(t, b, moto, platform, before, claim)
+			}
+			// Why each is still there, as provider-aws says it.
+			why, _ := b.kubectl("get", composedResources(false), "-A", "-l", "crossplane.io/claim-name", "-o",
+				`jsonpath={range .items[*]}{.kind}/{.metadata.name}: {.status.conditions[?(@.type=="Synced")].message}; {end}`)
+			return left + "\n" + why
+		}
+		return ""
 	})
 	// What Retain keeps: selfhosted-full's new data volume, and its log
 	// group (a fixed name: one kept before was adopted and kept again).

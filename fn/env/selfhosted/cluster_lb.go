@@ -169,21 +169,32 @@ func (e *Env) buildLoadBalancer(s *stack.Stack, sh *Server, at map[string]placem
 		)
 		tgKey := e.targetGroupKeys[j]
 		_, tg := e.targetGroup(s, ep, zone0)
+		// The listener names its load balancer and target group by ARN
+		// (their external names), not by reference: provider-aws resolves
+		// a reference inside defaultActions into that list, which
+		// Crossplane's apply then replaces whole, and the two fight over
+		// it; under faults the list was once lost ("defaultActions:
+		// Required value") and the listener stuck. So it waits for both.
+		action := &elbv2.CustomAction{Type: ptr.To("forward")}
 		listener := &elbv2.Listener{Spec: elbv2.ListenerSpec{ForProvider: elbv2.ListenerParameters{
-			Port:     ptr.To(int64(ep.port)),
-			Protocol: ptr.To("TCP"),
-			CustomListenerParameters: elbv2.CustomListenerParameters{
-				LoadBalancerARNRef: &xpv1.Reference{Name: stack.ResourceName(s.Name, KeyLoadBalancer)},
-				DefaultActions: []*elbv2.CustomAction{{
-					Type:              ptr.To("forward"),
-					TargetGroupARNRef: &xpv1.Reference{Name: stack.ResourceName(s.Name, tgKey)},
-				}},
-			},
+			Port:                     ptr.To(int64(ep.port)),
+			Protocol:                 ptr.To("TCP"),
+			CustomListenerParameters: elbv2.CustomListenerParameters{DefaultActions: []*elbv2.CustomAction{action}},
 		}}}
+		if arn := e.obs.Annotation(KeyLoadBalancer, meta.AnnotationKeyExternalName); arn != "" {
+			listener.Spec.ForProvider.LoadBalancerARN = ptr.To(arn)
+		} else {
+			listener.Spec.ForProvider.LoadBalancerARNRef = &xpv1.Reference{Name: stack.ResourceName(s.Name, KeyLoadBalancer)}
+		}
+		if arn := e.obs.Annotation(tgKey, meta.AnnotationKeyExternalName); arn != "" {
+			action.TargetGroupARN = ptr.To(arn)
+		} else {
+			action.TargetGroupARNRef = &xpv1.Reference{Name: stack.ResourceName(s.Name, tgKey)}
+		}
 		listenerKey := KeyListenerPrefix + ep.role + "-" + stack.HashOf(tgKey)
 		parts = append(parts,
 			stack.Part{Key: tgKey, MR: tg},
-			stack.Part{Key: listenerKey, MR: listener},
+			stack.Part{Key: listenerKey, MR: listener, Needs: []string{KeyLoadBalancer, tgKey}},
 		)
 	}
 	// Registration Jobs reach the admin API through the load balancer, the

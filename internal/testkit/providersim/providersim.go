@@ -135,8 +135,9 @@ func Observe(u *unstructured.Unstructured) error {
 		}
 	case "LoadBalancer":
 		lb, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "name")
-		external = lb
-		at["loadBalancerARN"] = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/net/%s/%s", region, Account, lb, hexOf(name, 16))
+		// Named by its ARN, as the provider's references read it.
+		external = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/net/%s/%s", region, Account, lb, hexOf(name, 16))
+		at["loadBalancerARN"] = external
 		at["dnsName"] = fmt.Sprintf("internal-%s-%s.elb.%s.amazonaws.com", lb, hexOf(name, 10), region)
 		at["loadBalancerName"] = lb
 	case "TargetGroup":
