@@ -97,7 +97,7 @@ func TestClusterComposesEveryNode(t *testing.T) {
 			t.Errorf("listener %s: %v", k, fp)
 		}
 	}
-		fabric := d[selfhosted.KeyFabricRule]
+	fabric := d[selfhosted.KeyFabricRule]
 	if str(fabric, "spec", "forProvider", "cidrBlock") != "" || !strings.HasSuffix(str(fabric, "spec", "forProvider", "sourceSecurityGroupIdRef", "name"), selfhosted.KeyFabricGroup) {
 		t.Errorf("the fabric port is open beyond the cluster's own group: %v", fabric.Object["spec"])
 	}
