@@ -2,7 +2,6 @@ package selfhosted
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 
 	ec2manual "github.com/crossplane-contrib/provider-aws/apis/ec2/manualv1alpha1"
@@ -200,17 +199,7 @@ func (e *Env) buildLoadBalancer(s *stack.Stack, sh *Server, at map[string]placem
 	// Registration Jobs reach the admin API through the load balancer, the
 	// URL the stack reports: the platform's declared sources may reach its
 	// admin listener, as they reach each node's admin port.
-	_, adminPort := sh.Ports()
-	access := s.Registration.AdminAccess
-	for _, src := range append(slices.Clone(access.SourceSecurityGroupIDs), access.CIDRBlocks...) {
-		p := ingressRule(s, KeyLBGroup, adminPort, "Restate admin API through the load balancer, from registration Jobs at "+src)
-		if strings.HasPrefix(src, "sg-") {
-			p.SourceSecurityGroupID = ptr.To(src)
-		} else {
-			p.CidrBlock = ptr.To(src)
-		}
-		parts = append(parts, stack.Part{Key: KeyLBRulePrefix + "admin-from-" + stack.HashOf(src), MR: &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: p}}})
-	}
+	parts = append(parts, adminAccessRules(s, sh, KeyLBGroup, KeyLBRulePrefix+"admin-from-", "Restate admin API through the load balancer, from registration Jobs at ")...)
 	current := map[string]bool{}
 	for i := range e.instanceKeys {
 		for _, key := range e.composedInstances[i] {

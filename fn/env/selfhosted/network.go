@@ -151,13 +151,20 @@ func securityGroup(s *stack.Stack, key, description string, at placement) *ec2.S
 // security groups, such as the cluster nodes', or address ranges, such as
 // a peered cluster VPC's. Each source is a rule of its own, keyed by it.
 func buildAdminAccess(s *stack.Stack, sh *Server) []stack.Part {
+	return adminAccessRules(s, sh, KeyAdminGroup, KeyAdminAccessPrefix, "Restate admin API from registration Jobs at ")
+}
+
+// adminAccessRules opens the admin port of one of the stack's groups to
+// each of the platform's declared sources, a rule each, keyed by prefix and
+// a hash of the source.
+func adminAccessRules(s *stack.Stack, sh *Server, group, prefix, description string) []stack.Part {
 	_, adminPort := sh.Ports()
 	access := s.Registration.AdminAccess
 	var parts []stack.Part
 	add := func(source string, set func(*ec2manual.SecurityGroupRuleParameters)) {
-		p := ingressRule(s, KeyAdminGroup, adminPort, "Restate admin API from registration Jobs at "+source)
+		p := ingressRule(s, group, adminPort, description+source)
 		set(&p)
-		parts = append(parts, stack.Part{Key: KeyAdminAccessPrefix + stack.HashOf(source), MR: &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: p}}})
+		parts = append(parts, stack.Part{Key: prefix + stack.HashOf(source), MR: &ec2manual.SecurityGroupRule{Spec: ec2manual.SecurityGroupRuleSpec{ForProvider: p}}})
 	}
 	for _, sg := range access.SourceSecurityGroupIDs {
 		add(sg, func(p *ec2manual.SecurityGroupRuleParameters) { p.SourceSecurityGroupID = ptr.To(sg) })
